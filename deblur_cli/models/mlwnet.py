@@ -1,0 +1,135 @@
+"""MLWNet (Gao et al., CVPR 2024): multi-scale network with learnable wavelets
+(spec: `architectures.md` §3). MLWNet-Local is this network plus `tlc.apply_tlc`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .blocks import NAFBlock, WaveletBlock, check_input_size, down_conv, total_wavelet_loss, up_shuffle
+
+SIZE_MULTIPLE = 16  # the DWT needs an even size at 1/8 resolution
+WAVELET_KERNELS = (7,)
+
+
+@dataclass(frozen=True)
+class MLWNetConfig:
+    dim: int = 32  # 32 = MLWNet-S, 64 = MLWNet-B
+    in_channels: int = 3
+    out_channels: int = 3
+
+
+def _naf_stage(n: int, c: int, level: int) -> nn.Sequential:
+    return nn.Sequential(*(NAFBlock(c, level) for _ in range(n)))
+
+
+def _wavelet_stage(n: int, c: int, level: int) -> nn.Sequential:
+    return nn.Sequential(*(WaveletBlock(c, WAVELET_KERNELS, level) for _ in range(n)))
+
+
+class _Head(nn.Module):
+    """3x3 conv to RGB; keys `block.0.*` (a one-element Sequential upstream)."""
+
+    def __init__(self, c: int, out_channels: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv2d(c, out_channels, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class Encoder(nn.Module):
+    def __init__(self, c: int, in_channels: int) -> None:
+        super().__init__()
+        self.feature_embed = nn.Conv2d(in_channels, c, 3, padding=1)
+        self.b1 = _naf_stage(1, c, 0)
+        self.down1 = down_conv(c)
+        self.b2 = _naf_stage(2, 2 * c, 1)
+        self.down2 = down_conv(2 * c)
+        self.b3 = _naf_stage(4, 4 * c, 2)
+        self.down3 = down_conv(4 * c)
+        self.b4 = _naf_stage(24, 8 * c, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        e1 = self.b1(self.feature_embed(x))
+        e2 = self.b2(self.down1(e1))
+        e3 = self.b3(self.down2(e2))
+        e4 = self.b4(self.down3(e3))
+        return e1, e2, e3, e4
+
+
+class Fusion(nn.Module):
+    """Refines the level-3 and level-2 skips from the bottleneck, combining by addition."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.up43 = up_shuffle(8 * c, bias=False)
+        self.d3 = _wavelet_stage(2, 4 * c, 2)
+        self.up32 = up_shuffle(4 * c, bias=False)
+        self.d2 = _wavelet_stage(2, 2 * c, 1)
+
+    def forward(self, e2: torch.Tensor, e3: torch.Tensor, e4: torch.Tensor):
+        f3 = self.d3(self.up43(e4) + e3)
+        f2 = self.d2(self.up32(f3) + e2)
+        return f2, f3
+
+
+class Decoder(nn.Module):
+    def __init__(self, c: int, out_channels: int) -> None:
+        super().__init__()
+        # Registration order is the published state-dict order (architectures §3.2).
+        self.alpha = nn.Parameter(torch.zeros(1, 2 * c, 1, 1))
+        self.head4 = _Head(8 * c, out_channels)
+        self.up43 = up_shuffle(8 * c, bias=False)
+        self.head3 = _Head(4 * c, out_channels)
+        self.up32 = up_shuffle(4 * c, bias=False)
+        self.head2 = _Head(2 * c, out_channels)
+        self.up21 = up_shuffle(2 * c, bias=False)
+        self.head1 = _Head(c, out_channels)
+        self.d4 = _wavelet_stage(2, 8 * c, 3)
+        self.d3 = _wavelet_stage(2, 4 * c, 2)
+        self.d2 = _wavelet_stage(2, 2 * c, 1)
+        self.d1 = _wavelet_stage(2, c, 0)
+
+    def forward(self, e1, e4, f2, f3, return_aux: bool):
+        z4 = self.d4(e4)
+        z3 = self.d3(self.up43(z4) + f3)
+        z2 = self.d2(self.up32(z3) + f2)
+        z1 = self.d1(self.up21(z2 + self.alpha * f2) + e1)
+        out = self.head1(z1)
+        if not return_aux:
+            return out, None, None, None
+        return out, self.head2(z2), self.head3(z3), self.head4(z4)
+
+
+class MLWNet(nn.Module):
+    """Encoder, wavelet fusion of the skips, wavelet decoder with multi-scale heads.
+
+    `forward(x)` returns the restored image (global residual included). The auxiliary heads
+    (outputs at 1/2, 1/4, 1/8, predicted without residual) are computed only in training mode
+    or with `return_aux=True`; then the result is the tuple `(out, aux2, aux3, aux4)`.
+    """
+
+    arch_name = "mlwnet"
+
+    def __init__(self, config: MLWNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config.dim
+        self.encoder = Encoder(c, config.in_channels)
+        self.fusion = Fusion(c)
+        self.decoder = Decoder(c, config.out_channels)
+
+    def forward(self, x: torch.Tensor, return_aux: bool | None = None):
+        check_input_size(self.arch_name, x, SIZE_MULTIPLE)
+        aux = self.training if return_aux is None else return_aux
+        e1, e2, e3, e4 = self.encoder(x)
+        f2, f3 = self.fusion(e2, e3, e4)
+        out, *heads = self.decoder(e1, e4, f2, f3, aux)
+        out = out + x
+        return (out, *heads) if aux else out
+
+    def wavelet_loss(self) -> torch.Tensor:
+        return total_wavelet_loss(self)
