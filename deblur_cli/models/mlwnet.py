@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .blocks import NAFBlock, WaveletBlock, check_input_size, down_conv, total_wavelet_loss, up_shuffle
+from .blocks import (
+    NAFBlock,
+    WaveletBlock,
+    check_input_size,
+    down_conv,
+    total_wavelet_loss,
+    up_shuffle,
+)
 
 SIZE_MULTIPLE = 16  # the DWT needs an even size at 1/8 resolution
 WAVELET_KERNELS = (7,)

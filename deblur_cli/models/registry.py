@@ -60,11 +60,11 @@ _SEED = "Chen & Kang, Blind Motion Single Image Deblurring (NYCU DL final projec
 
 # fmt: off
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (
-    ModelSpec("fftformer", fftformer.FFTformer, fftformer.FFTformerConfig(), 32, False, (), None, 512, 256, False, _FFT, "FFTformer: frequency-domain self-attention and discriminative FFN transformer (dim 48)"),
-    ModelSpec("mlwnet", mlwnet.MLWNet, mlwnet.MLWNetConfig(), 16, True, (), None, 256, 128, True, _MLW, "MLWNet-S: multi-scale network with learnable wavelets, global channel attention (dim 32)"),
-    ModelSpec("mlwnet-local", mlwnet.MLWNet, mlwnet.MLWNetConfig(), 16, True, (), TLCConfig(), 256, 128, True, _MLW, "MLWNet-S with the test-time local converter (train 256, base 384), as the official eval"),
-    ModelSpec("hybridnet", hybridnet.HybridNet, hybridnet.HybridNetConfig(), 64, True, ("decoder.aux_head",), None, 512, 256, False, _SEED, "HybridNet: NAFNet-style encoder, decoder blocks with FFTformer's DFFN (dim 32)"),
-    ModelSpec("ce-mlwnet", ce_mlwnet.CEMLWNet, ce_mlwnet.CEMLWNetConfig(), 16, True, ("decoder.head2.", "decoder.head3.", "decoder.head4."), None, 512, 256, True, _SEED, "CE-MLWNet: channel-efficient MLWNet, concat fusion and dilated blocks (dim 32)"),
+    ModelSpec("fftformer", fftformer.FFTformer, fftformer.FFTformerConfig(), fftformer.SIZE_MULTIPLE, False, (), None, 512, 256, False, _FFT, "FFTformer: frequency-domain self-attention and discriminative FFN transformer (dim 48)"),
+    ModelSpec("mlwnet", mlwnet.MLWNet, mlwnet.MLWNetConfig(), mlwnet.SIZE_MULTIPLE, True, (), None, 256, 128, True, _MLW, "MLWNet-S: multi-scale network with learnable wavelets, global channel attention (dim 32)"),
+    ModelSpec("mlwnet-local", mlwnet.MLWNet, mlwnet.MLWNetConfig(), mlwnet.SIZE_MULTIPLE, True, (), TLCConfig(), 256, 128, True, _MLW, "MLWNet-S with the test-time local converter (train 256, base 384), as the official eval"),
+    ModelSpec("hybridnet", hybridnet.HybridNet, hybridnet.HybridNetConfig(), hybridnet.SIZE_MULTIPLE, True, ("decoder.aux_head",), None, 512, 256, False, _SEED, "HybridNet: NAFNet-style encoder, decoder blocks with FFTformer's DFFN (dim 32)"),
+    ModelSpec("ce-mlwnet", ce_mlwnet.CEMLWNet, ce_mlwnet.CEMLWNetConfig(), ce_mlwnet.SIZE_MULTIPLE, True, ("decoder.head2.", "decoder.head3.", "decoder.head4."), None, 512, 256, True, _SEED, "CE-MLWNet: channel-efficient MLWNet, concat fusion and dilated blocks (dim 32)"),
 )}
 # fmt: on
 
@@ -103,6 +103,7 @@ def create(name: str, **config_overrides: Any) -> nn.Module:
         )
     config = dataclasses.replace(spec.config, **config_overrides)
     model = spec.builder(config)
+    model.arch_name = spec.name  # errors and reports name the registry entry, not the class
     if spec.tlc is not None:
         apply_tlc(model, spec.tlc)
     return model.eval()
