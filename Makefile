@@ -13,7 +13,7 @@ $(BIN)/python:
 
 # torch goes first and pinned: a bare "torch" requirement would pull a multi-GB CUDA build.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install "$(TORCH)"
+	$(BIN)/python -m pip install $(TORCH)
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $(STAMP)
 
@@ -21,7 +21,6 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/deblur models
-	$(BIN)/deblur profile --model ce-mlwnet --size 256 --iters 5 --warmup 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

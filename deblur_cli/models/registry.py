@@ -56,7 +56,7 @@ class ModelSpec:
 
 _FFT = "Kong et al., Efficient Frequency Domain-based Transformers for High-Quality Image Deblurring, CVPR 2023"
 _MLW = "Gao et al., Efficient Multi-Scale Network with Learnable Discrete Wavelet Transform for Blind Motion Deblurring, CVPR 2024"
-_SEED = "Chen & Kang, Blind Motion Single Image Deblurring (NYCU DL final project, 2025)"
+_SEED = "Chen & Kang, Blind Motion Single Image Deblurring, deep-learning course project 2025"
 
 # fmt: off
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (

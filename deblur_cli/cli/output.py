@@ -1,0 +1,68 @@
+"""The CLI's one output layer: results to stdout (rich tables or JSON), status and errors to
+stderr, typed core errors turned into one-line messages and exit codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, paths, enums, tuples and numpy scalars to plain JSON types."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, Enum):
+        return obj.value
+    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
+        return obj.item()
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def emit(result: Any, as_json: bool, render: Callable[[Any], Any]) -> None:
+    """Print `result` as JSON, or the rich renderable that `render(result)` builds."""
+    if as_json:
+        print_json(result)
+    else:
+        stdout.print(render(result))
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error to stderr and return the Exit to raise."""
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def core_errors() -> Iterator[None]:
+    """Turn the core's typed errors into a one-line message and exit code 1."""
+    from ..errors import DeblurError
+
+    try:
+        yield
+    except DeblurError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
