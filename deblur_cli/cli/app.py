@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import models_cmd
+from . import models_cmd, profile_cmd
 
 app = typer.Typer(
     name="deblur",
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 
 app.command("models")(models_cmd.models)
+app.command("profile")(profile_cmd.profile)
 
 
 def _version(value: bool) -> None:

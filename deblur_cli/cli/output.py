@@ -17,6 +17,8 @@ from rich.console import Console
 
 stdout = Console()
 stderr = Console(stderr=True)
+if not stdout.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
+    stdout.width = 160
 
 
 def to_jsonable(obj: Any) -> Any:
