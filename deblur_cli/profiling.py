@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .inference import resolve_device
 from .models import create, get_spec
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -340,16 +341,6 @@ class ProfileReport:
     peak_memory_mb: float | None
     environment: Environment
     notes: tuple[str, ...] = field(default_factory=tuple)
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
 
 
 def environment(device: torch.device, cudnn_benchmark: bool) -> Environment:
