@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import models_cmd, profile_cmd
+from . import models_cmd, profile_cmd, restore_cmd, weights_cmd
 
 app = typer.Typer(
     name="deblur",
@@ -20,8 +20,10 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+app.command("restore")(restore_cmd.restore)
 app.command("models")(models_cmd.models)
 app.command("profile")(profile_cmd.profile)
+app.add_typer(weights_cmd.app, name="weights")
 
 
 def _version(value: bool) -> None:

@@ -38,8 +38,10 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+def print_json(obj: Any, compact: bool = False) -> None:
+    """Pretty JSON, or one object per line (`compact`) for streams of results."""
+    text = json.dumps(to_jsonable(obj), indent=None if compact else 2)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

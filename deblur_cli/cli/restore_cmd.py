@@ -1,0 +1,135 @@
+"""`deblur restore`: deblur files, folders or globs with a published (or your own) checkpoint."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .options import JsonOption
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class Blend(str, Enum):
+    cosine = "cosine"
+    hamming = "hamming"
+
+
+class Placement(str, Enum):
+    even = "even"
+    seed = "seed"
+
+
+class Compare(str, Enum):
+    side_by_side = "side-by-side"
+    split = "split"
+
+
+TILE_HELP = (
+    "Tile size in pixels (0 = whole image, padded to the model's size multiple). "
+    "Default per model, the seed's best setting: fftformer 512/256, mlwnet and mlwnet-local "
+    "256/128, hybridnet 512/256, ce-mlwnet 512/256 (tile/overlap)."
+)
+
+
+def restore(
+    inputs: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.", show_default=False)],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output folder, or the exact file for a single input. Default: beside each input.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name (default ce-mlwnet, or detected from --weights).")] = None,
+    weights: Annotated[str | None, typer.Option("--weights", "-w", help="Weights registry name or checkpoint file (architecture detected when --model is omitted).")] = None,
+    tile: Annotated[int | None, typer.Option(help=TILE_HELP, show_default=False)] = None,
+    overlap: Annotated[int | None, typer.Option(help="Tile overlap in pixels (default per model, see --tile).", show_default=False)] = None,
+    tile_batch: Annotated[int | None, typer.Option("--tile-batch", help="Tiles per forward pass (default 4 on GPU, 1 on CPU).", show_default=False)] = None,
+    blend: Annotated[Blend, typer.Option(help="Tile blending: cosine (edge-aware) or hamming (the seed's).")] = Blend.cosine,
+    placement: Annotated[Placement, typer.Option(help="Tile placement: even, or seed (the seed's rule).")] = Placement.even,
+    device: Annotated[Device, typer.Option(help="Where to run.")] = Device.auto,
+    precision: Annotated[Precision, typer.Option(help="Autocast precision (FFT paths stay fp32).")] = Precision.fp32,
+    tlc: Annotated[bool | None, typer.Option("--tlc/--no-tlc", help="Test-time local converter (default: only mlwnet-local).", show_default=False)] = None,
+    tta: Annotated[bool, typer.Option("--tta", help="x8 flip/transpose self-ensemble (8x slower).")] = False,
+    resize_long: Annotated[int | None, typer.Option("--resize-long", help="Downscale so the long side is at most N px before restoring (output at that size).", show_default=False)] = None,
+    gif: Annotated[bool, typer.Option("--gif", help="Also write an animated GIF alternating blurry and restored.")] = False,
+    gif_label: Annotated[str | None, typer.Option("--gif-label", help="Caption for the restored GIF frame.", show_default=False)] = None,
+    compare: Annotated[Compare | None, typer.Option("--compare", help="Also write a comparison PNG: side-by-side or split.", show_default=False)] = None,
+    suffix: Annotated[str, typer.Option(help="Appended to each output file's stem.")] = "_deblurred",
+    ext: Annotated[str | None, typer.Option(help="Output format: png, jpg, tiff, webp (default: the input's).", show_default=False)] = None,
+    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (default: skip them).")] = False,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Search folders recursively.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Deblur images with a trained network; prints a summary (or one JSON object per image)."""
+    from dataclasses import replace
+
+    from ..batch import ImageResult, OutputOptions, collect_inputs, plan_jobs, run_jobs
+    from ..inference import Restorer, default_tiles, resolve_device
+    from ..loading import load_for_inference
+    from .output import core_errors, fail, print_json, stderr, stdout
+    from .progress_bars import download_progress, restore_progress
+    from .render import restore_summary
+
+    with core_errors():
+        found = collect_inputs(inputs, recursive)
+        options = OutputOptions(
+            output=output, suffix=suffix, ext=ext, quality=quality, overwrite=overwrite,
+            gif=gif, gif_label=gif_label, compare=compare.value if compare else None,
+            resize_long=resize_long,
+        )  # fmt: skip
+        jobs = plan_jobs(found.files, options)
+        with download_progress() as on_bytes:
+            ready = load_for_inference(model, weights, tlc=tlc, progress=on_bytes)
+        dev = resolve_device(device.value)
+        base = default_tiles(ready.spec, dev)
+        size = base.tile if tile is None else tile
+        if overlap is None:  # the registry's pair, or half the tile the user chose
+            overlap = base.overlap if tile is None else size // 2
+        tiles = replace(
+            base, tile=size, overlap=overlap if size else 0, tile_batch=tile_batch or base.tile_batch,
+            blend=blend.value, placement=placement.value,
+        )  # fmt: skip
+        if tiles.tile and tiles.overlap >= tiles.tile:
+            raise fail(f"--overlap {tiles.overlap} must be smaller than --tile {tiles.tile}")
+        restorer = Restorer(
+            ready.model, ready.spec, device=dev.type, precision=precision.value,
+            tiles=tiles, tta=tta,
+        )  # fmt: skip
+    stderr.print(
+        f"[dim]{ready.spec.name} ({ready.weights}) on {dev.type}, {precision.value}, "
+        f"tiles {tiles.tile or 'whole image'}/{tiles.overlap}"
+        f"{', TLC' if ready.tlc else ''}{', TTA x8' if tta else ''}[/]"
+    )
+    results = [ImageResult(problem.split(":")[0], None, "failed", error=problem)
+               for problem in found.problems]  # fmt: skip
+    for result in results:
+        if as_json:
+            print_json(result, compact=True)
+        else:
+            stderr.print(f"[bold red]error:[/] {result.error}", highlight=False)
+    with restore_progress(len(jobs), disable=False) as bar:
+        for result in run_jobs(restorer, jobs, options, on_tiles=bar.on_tiles):
+            bar.advance(result)
+            results.append(result)
+            if as_json:
+                print_json(result, compact=True)
+            elif result.status == "failed":
+                stderr.print(f"[bold red]error:[/] {result.error}", highlight=False)
+            elif result.resized_to:
+                h, w = result.resized_to
+                stderr.print(f"[yellow]note:[/] {result.source} restored at {w}x{h} (--resize-long)")
+    if not as_json:
+        stdout.print(restore_summary(results, dev.type, precision.value))
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
