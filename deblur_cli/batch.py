@@ -117,9 +117,13 @@ def plan_jobs(sources: Sequence[Path], options: OutputOptions) -> list[Job]:
         raise DeblurError(f"{out}: a file name given as -o, but there are {len(sources)} inputs")
     jobs, seen = [], {}
     for src in sources:
-        ext = (options.ext or src.suffix.lstrip(".") or "png").lower().lstrip(".")
-        if "." + ext not in WRITE_SUFFIXES:
-            raise DeblurError(f"--ext {ext}: cannot write this format (use png, jpg, tiff or webp)")
+        if options.ext:
+            ext = options.ext.lower().lstrip(".")
+            if "." + ext not in WRITE_SUFFIXES:
+                raise DeblurError(f"--ext {ext}: cannot write this format (use png, jpg, tiff or webp)")
+        else:  # keep the input's format where it can be written, else PNG
+            ext = src.suffix.lower().lstrip(".")
+            ext = ext if "." + ext in WRITE_SUFFIXES else "png"
         folder = out if out is not None else src.parent
         target = folder / f"{src.stem}{options.suffix}.{ext}"
         if target in seen:
