@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from .models import create, get_spec, list_models
+from .weights import load_registry
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ def count_params(model: torch.nn.Module) -> int:
 
 
 def _weights_for(model_name: str) -> tuple[str, ...]:
-    return ()
+    """Names of the registry's weights built as `model_name` (a broken registry raises)."""
+    return tuple(name for name, entry in load_registry().items() if entry.model == model_name)
 
 
 def model_info(name: str) -> ModelInfo:

@@ -6,6 +6,8 @@ registry is `deblur_cli/data/weights.toml` unless `DEBLUR_WEIGHTS_REGISTRY` name
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +25,38 @@ NameArgument = Annotated[str, typer.Argument(help="Weights name, e.g. mlwnet.gop
 
 def _about(name: str, message: str) -> str:
     """The message, prefixed with `name` unless it already names it."""
-    return message if message.startswith(f"{name}:") or f"'{name}'" in message else f"{name}: {message}"
+    return (
+        message
+        if message.startswith(f"{name}:") or f"'{name}'" in message
+        else f"{name}: {message}"
+    )
+
+
+@contextmanager
+def _errors_about(subject: str | None = None) -> Iterator[None]:
+    """Core errors as one line that names `subject` (a file or weights name) and the problem."""
+    from rich.markup import escape
+
+    from ..errors import DeblurError
+    from .output import core_errors, fail
+
+    with core_errors():  # interrupts
+        try:
+            yield
+        except DeblurError as exc:
+            message = _about(subject, str(exc)) if subject else str(exc)
+            raise fail(escape(message)) from None
+
+
+def _progress() -> AbstractContextManager[Callable[[str, int, int | None], None] | None]:
+    """Bars on an interactive stderr; none in logs and pipes (rich would leave stray lines)."""
+    from .output import stderr
+
+    if not stderr.is_terminal:
+        return nullcontext(None)
+    from .progress_bars import download_progress
+
+    return download_progress()
 
 
 def _hash_hint(name: str, sha256: str) -> None:
@@ -44,10 +77,10 @@ def _hash_hint(name: str, sha256: str) -> None:
 def list_(as_json: JsonOption = False) -> None:
     """List the registry's weights and imported ones: model, dataset, size, cache state."""
     from ..weights import list_weights
-    from .output import core_errors, emit
+    from .output import emit
     from .render import weights_table
 
-    with core_errors():
+    with _errors_about():
         listing = list_weights()
     emit(listing, as_json, weights_table)
 
@@ -70,13 +103,12 @@ def download(
     from rich.markup import escape
 
     from ..weights import download_many
-    from .output import core_errors, emit, fail, stderr
-    from .progress_bars import download_progress
+    from .output import emit, fail, stderr
     from .render import download_table
 
     if bool(names) == all_:
         raise fail("give one or more weights names, or --all (not both)")
-    with core_errors(), download_progress() as progress:
+    with _errors_about(), _progress() as progress:
         report = download_many(
             None if all_ else names, progress=progress, force=force, timeout=timeout
         )
@@ -100,9 +132,9 @@ def download(
 def path(name: NameArgument, as_json: JsonOption = False) -> None:
     """Print the cached file of NAME (no download)."""
     from ..weights import locate
-    from .output import core_errors, print_json
+    from .output import print_json
 
-    with core_errors():
+    with _errors_about(name):
         cached = locate(name)
     if as_json:
         print_json(cached)
@@ -121,10 +153,10 @@ def verify(
     from rich.markup import escape
 
     from ..weights import verify as verify_weights
-    from .output import core_errors, emit, fail
+    from .output import emit, fail
     from .render import verify_table
 
-    with core_errors():
+    with _errors_about():
         report = verify_weights(names or None)
     emit(report, as_json, verify_table)
     failed = [r for r in report.results if not r.ok]
@@ -147,12 +179,11 @@ def import_(
 ) -> None:
     """Copy a local checkpoint into the cache after detecting and strictly checking it."""
     from ..weights import import_weights, load_registry
-    from .output import core_errors, emit
-    from .progress_bars import download_progress
+    from .output import emit
     from .render import import_summary
 
-    with core_errors():
-        with download_progress() as progress:
+    with _errors_about(str(file)):
+        with _progress() as progress:
             result = import_weights(file, name, progress=progress)
         in_registry = name in load_registry()
     if in_registry and result.record_hash and result.verified_by == "structure":
@@ -178,10 +209,10 @@ def convert(
 ) -> None:
     """Write the strictly checked inference state dict of FILE as a .safetensors file."""
     from ..checkpoints import convert_to_safetensors
-    from .output import core_errors, emit
+    from .output import emit
     from .render import convert_summary
 
-    with core_errors():
+    with _errors_about(str(file)):
         result = convert_to_safetensors(file, output, model=model, container=container)
     emit(result, as_json, convert_summary)
 
@@ -190,9 +221,9 @@ def convert(
 def remove(name: NameArgument, as_json: JsonOption = False) -> None:
     """Delete the cached file of NAME, its partial downloads and its index record."""
     from ..weights import remove as remove_weights
-    from .output import core_errors, emit
+    from .output import emit
     from .render import remove_summary
 
-    with core_errors():
+    with _errors_about(name):
         result = remove_weights(name)
     emit(result, as_json, remove_summary)
