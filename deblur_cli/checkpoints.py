@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .atomic import atomic_write_bytes
 from .errors import WeightsError
 from .models import create, get_spec, list_models
 
@@ -560,7 +561,7 @@ def convert_to_safetensors(
     The file is written beside `output` under a temporary name and renamed when complete;
     training-only aux-head keys are left out.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     source, output = Path(source), Path(output)
     if output.suffix != ".safetensors":
@@ -569,15 +570,9 @@ def convert_to_safetensors(
     name, full, drop, _ = resolve_architecture(ckpt.state_dict, model)
     tensors = _unshare({k: v for k, v in ckpt.state_dict.items() if k not in set(drop)})
     meta = {"format": "pt", "model": name, "config": json.dumps(full, sort_keys=True, default=list)}
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, output)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise CheckpointError(f"cannot write {output}: {e.strerror or e}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(output, save(tensors, metadata=meta), CheckpointError)
     return ConvertResult(source, output, name, full, len(tensors), output.stat().st_size, drop)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics
+from .atomic import atomic_write_bytes
 from .datasets import Dataset, Pair, Skipped, read_rgb
 from .errors import DatasetError, ImageError
 
@@ -312,14 +313,7 @@ def write_png(path: Path, image: np.ndarray) -> Path:
     if not ok:
         raise ImageError(f"{path}: cannot encode PNG")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ImageError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    return path
+    return atomic_write_bytes(path, encoded.tobytes(), ImageError)
 
 
 def save_prediction(save_dir: Path, pair: Pair, image: np.ndarray) -> Path:

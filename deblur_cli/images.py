@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
 import struct
 import warnings
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .atomic import atomic_write_bytes as _atomic_write
 from .errors import ImageError
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -202,33 +202,8 @@ def write_image(
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`.
-
-    Readers never see a partial file; on any failure the temporary file is removed and the
-    previous content of `path` (if any) is left untouched.
-
-    Raises:
-        ImageError: the folder is missing or not writable, the disk is full, or `path` is a
-            folder.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        # os.open with 0o666 lets the umask decide the final permissions, as for a plain open().
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ImageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-        raise
-    return path
+    """Write `data` atomically (see `atomic.atomic_write_bytes`); failures raise ImageError."""
+    return _atomic_write(path, data, ImageError)
 
 
 # --------------------------------------------------------------------------- decoding helpers

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import __version__
+from .atomic import atomic_write_bytes
 from .errors import WeightsError
 
 if sys.version_info >= (3, 11):
@@ -283,13 +284,7 @@ def _write_index(root: Path, records: Mapping[str, IndexRecord]) -> None:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise WeightsError(f"cannot write {path}: {e.strerror or e}") from None
+    atomic_write_bytes(path, text.encode("utf-8"), WeightsError)
 
 
 def observed_hashes(root: Path | None = None) -> dict[str, str]:

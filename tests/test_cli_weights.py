@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -471,14 +472,26 @@ def test_bad_convert(
         out = tmp_path / "m.pt"
         expected = (str(out), "must end in .safetensors")
     else:  # the disk fills up half way through the write
-        import safetensors.torch
+        import deblur_cli.atomic
 
-        def full_disk(tensors: Any, filename: str, metadata: Any = None) -> None:
-            Path(filename).write_bytes(b"half a file")
-            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fdopen = os.fdopen
 
-        monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
-        expected = (str(source), f"cannot write {out}: No space left on device")
+        class FullDisk:
+            def __init__(self, fd: int, mode: str) -> None:
+                self.handle = real_fdopen(fd, mode)
+
+            def __enter__(self) -> FullDisk:
+                return self
+
+            def __exit__(self, *exc: Any) -> None:
+                self.handle.close()
+
+            def write(self, data: bytes) -> None:
+                self.handle.write(data[:11])
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(deblur_cli.atomic.os, "fdopen", FullDisk)
+        expected = (str(out), "No space left on device")
     _one_line_error(_invoke("weights", "convert", str(source), str(out), *extra), *expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pth"]  # no output, no temp file
 

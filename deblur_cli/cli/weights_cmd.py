@@ -35,7 +35,6 @@ def _about(name: str, message: str) -> str:
 @contextmanager
 def _errors_about(subject: str | None = None) -> Iterator[None]:
     """Core errors as one line that names `subject` (a file or weights name) and the problem."""
-    from rich.markup import escape
 
     from ..errors import DeblurError
     from .output import core_errors, fail
@@ -45,7 +44,7 @@ def _errors_about(subject: str | None = None) -> Iterator[None]:
             yield
         except DeblurError as exc:
             message = _about(subject, str(exc)) if subject else str(exc)
-            raise fail(escape(message)) from None
+            raise fail(message) from None
 
 
 def _progress() -> AbstractContextManager[Callable[[str, int, int | None], None] | None]:
@@ -123,7 +122,7 @@ def download(
         emit(report, False, download_table)
     exit_code: typer.Exit | None = None
     for name, message in report.errors:
-        exit_code = fail(escape(_about(name, message)))
+        exit_code = fail(_about(name, message))
     if exit_code is not None:
         raise exit_code
 
@@ -150,7 +149,6 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Re-hash cached files (structural check where no sha256 is known); exit 1 on a mismatch."""
-    from rich.markup import escape
 
     from ..weights import verify as verify_weights
     from .output import emit, fail
@@ -162,10 +160,8 @@ def verify(
     failed = [r for r in report.results if not r.ok]
     if failed:
         raise fail(
-            escape(
-                f"{len(failed)} of {len(report.results)} failed verification: "
-                + ", ".join(r.name for r in failed)
-            )
+            f"{len(failed)} of {len(report.results)} failed verification: "
+            + ", ".join(r.name for r in failed)
         )
 
 
