@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import models_cmd, profile_cmd, restore_cmd, weights_cmd
+from . import benchmark_cmd, evaluate_cmd, models_cmd, profile_cmd, restore_cmd, weights_cmd
 
 app = typer.Typer(
     name="deblur",
@@ -23,6 +23,8 @@ app = typer.Typer(
 app.command("restore")(restore_cmd.restore)
 app.command("models")(models_cmd.models)
 app.command("profile")(profile_cmd.profile)
+app.command("evaluate")(evaluate_cmd.evaluate)
+app.command("benchmark")(benchmark_cmd.benchmark)
 app.add_typer(weights_cmd.app, name="weights")
 
 

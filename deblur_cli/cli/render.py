@@ -255,3 +255,140 @@ def convert_summary(result: Any) -> Table:
 def remove_summary(result: Any) -> Table:
     rows = [("removed", str(path)) for path in result.removed] or [("removed", "nothing cached")]
     return _fields_table(f"Removed {result.name}", [*rows, ("freed", _mib(result.freed_bytes))])
+
+
+# --- deblur evaluate --------------------------------------------------------------------------
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "-"
+
+
+def evaluation_table(run: Any) -> Table:
+    from rich.markup import escape
+
+    p = run.protocol
+    if p["align"] == "ecc":
+        protocol = f"ECC ({p['ecc_iters']} iterations), masked, SSIM {p['ssim']}"
+    else:
+        protocol = f"unaligned, SSIM {p['ssim']}"
+    if not p["quantize"]:
+        protocol += ", float predictions (not quantised)"
+    source = (
+        f"{run.model.model} ({run.model.weights}), {run.model.device}, {run.model.precision}, "
+        f"tiles {run.model.tile or 'whole image'}/{run.model.overlap}"
+        f"{', TLC' if run.model.tlc else ''}{', TTA x8' if run.model.tta else ''}"
+        if run.model is not None
+        else f"predictions in {run.predictions}"
+    )
+    table = Table(title=f"Evaluation on {run.dataset}", title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("images", f"{run.count}" + (f" ({run.resumed} resumed)" if run.resumed else "")),
+        ("mean PSNR", f"{run.mean.psnr:.4f} dB"),
+        ("mean SSIM", f"{run.mean.ssim:.4f}"),
+        ("ECC failures", str(run.ecc_failures) if p["align"] == "ecc" else "-"),
+        ("skipped pairs", f"[red]{len(run.skipped)}[/]" if run.skipped else "0"),
+    ]
+    if run.missing:
+        rows.append(("missing predictions", f"[red]{len(run.missing)}[/]"))
+    rows += [
+        ("seconds: inference", _seconds(run.seconds.inference)),
+        ("seconds: alignment", _seconds(run.seconds.alignment)),
+        ("seconds: metrics", _seconds(run.seconds.metrics)),
+        ("seconds: wall", _seconds(run.seconds.wall)),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    for label, value in (("protocol", protocol), ("predictions", source)):
+        table.add_row(label, escape(value))
+    if run.results_path:
+        table.add_row("per-image results", escape(run.results_path))
+    where = f"summed over {run.workers} worker processes" if run.workers else "in this process"
+    table.caption = (
+        f"alignment and metrics: {where}; opencv {p['libraries'].get('opencv', '?')}, "
+        f"scikit-image {p['libraries'].get('scikit-image', '?')}"
+    )
+    table.caption_justify = "left"
+    return table
+
+
+# --- deblur benchmark -------------------------------------------------------------------------
+
+
+def _benchmark_model_label(model: Any) -> str:
+    changes = ", ".join(f"{k}={v}" for k, v in model.config_changes.items())
+    return f"{model.name}\n({changes})" if changes else model.name
+
+
+def _protocol_text(protocol: dict[str, Any]) -> str:
+    if protocol.get("align") == "ecc":
+        how = f"ECC-aligned ({protocol.get('ecc_iters')} iterations), masked PSNR/SSIM (§1.1)"
+    else:
+        how = f"unaligned PSNR, {protocol.get('ssim')} SSIM (§1.3)"
+    return how + ("" if protocol.get("quantize", True) else ", unquantised predictions")
+
+
+def benchmark_table(report: Any) -> Table:
+    """The seed's slide-19 table: PSNR / SSIM per tile setting, best per column in bold."""
+    from pathlib import Path
+
+    from rich.markup import escape
+
+    table = Table(
+        title=f"{report.dataset}: PSNR / SSIM per tile setting ({report.pairs} images)",
+        title_justify="left",
+    )
+    table.add_column("model", style="bold cyan", no_wrap=True)
+    table.add_column("weights")
+    for label in report.tiles:
+        head = "Full" if label == "full" else label
+        table.add_column(f"{head}\nPSNR", justify="right")
+        table.add_column(f"{head}\nSSIM", justify="right")
+        if report.speed:
+            table.add_column(f"{head}\ns/img", justify="right")
+    best = {
+        (label, metric): max(getattr(c, metric) for c in report.cells if c.tiles == label)
+        for label in report.tiles
+        for metric in ("psnr", "ssim")
+    }
+
+    def value(cell: Any, metric: str, text: str) -> str:
+        return f"[bold green]{text}[/]" if getattr(cell, metric) == best[cell.tiles, metric] else text
+
+    for model in report.models:
+        row = [_benchmark_model_label(model), escape(Path(model.weights).name)]
+        for label in report.tiles:
+            cell = report.cell(model.name, label)
+            row += [value(cell, "psnr", f"{cell.psnr:.3f}"), value(cell, "ssim", f"{cell.ssim:.4f}")]
+            if report.speed:
+                row.append(f"{cell.seconds_per_image:.2f}" if cell.seconds_per_image else "-")
+        table.add_row(*row)
+
+    lines = [f"{_protocol_text(report.protocol)}; bold: best per column"]
+    failures = sum(c.ecc_failures for c in report.cells)
+    skipped = sum(c.skipped for c in report.cells)
+    if failures or skipped:
+        lines.append(f"[yellow]{failures} ECC failures, {skipped} images skipped in all[/]")
+    if report.speed:
+        timed = max((c.timed_images for c in report.cells), default=0)
+        lines.append(
+            f"s/img: median of read -> tiles -> model -> blend over {timed} images, "
+            f"{report.precision}, no scoring running"
+        )
+    lines.append(
+        escape(f"{report.reused} of {len(report.cells)} results from the cache ({report.cache_dir})")
+    )
+    table.caption = "\n".join(lines)
+    return table
+
+
+def benchmark_tables(report: Any) -> Any:
+    """`deblur benchmark`'s output: the results table, then the complexity table (slide 20)."""
+    from dataclasses import replace
+
+    from rich.console import Group
+
+    complexity = [replace(m.complexity, model=_benchmark_model_label(m)) for m in report.models]
+    return Group(benchmark_table(report), "", profile_table(complexity))
