@@ -24,8 +24,9 @@ from .atomic import atomic_write_bytes
 from .datasets import Dataset, Pair, Skipped, read_rgb
 from .errors import DatasetError, ImageError
 
-PredictionStream = Iterable[tuple[Pair, np.ndarray]]
-# A folder of PNGs named like `Pair.name`, a stream of (pair, float32 H×W×3 RGB in [0, 1]),
+PredictionStream = Iterable[tuple[Pair, np.ndarray | Skipped]]
+# A folder of PNGs named like `Pair.name`, a stream of (pair, float32 H×W×3 RGB in [0, 1], or a
+# `Skipped` when the producer could not make that prediction, e.g. an unreadable blurry input),
 # or a callable that builds the stream from the pairs still to score (so that a resumed run
 # never runs the model on images already in the results file).
 PredictionSource = Path | str | PredictionStream | Callable[[Sequence[Pair]], PredictionStream]
@@ -124,6 +125,7 @@ class EvalProgress:
     total: int
     name: str
     record: ImageRecord | None
+    skipped: Skipped | None = None  # why the image was not scored (record is then None)
 
 
 @dataclass(frozen=True)
@@ -186,15 +188,20 @@ def _init_worker() -> None:
 
 
 def _score_task(task: _Task) -> dict[str, Any]:
-    """Score one image; a problem with this image is returned as {"name", "error"}."""
+    """Score one image; a problem with this image is returned as {"name", "file", "error"}."""
+    pred_file = str(task.prediction) if isinstance(task.prediction, Path) else task.name
     try:
         gt = read_rgb(task.sharp)
+    except ImageError as exc:
+        return _problem(task.name, str(task.sharp), exc)
+    try:
         pred = read_rgb(task.prediction) if isinstance(task.prediction, Path) else task.prediction
     except ImageError as exc:
-        return {"name": task.name, "error": str(exc)}
+        return _problem(task.name, pred_file, exc)
     if pred.shape != gt.shape:
         return {
             "name": task.name,
+            "file": pred_file,
             "error": f"prediction is {pred.shape[0]}x{pred.shape[1]}, "
             f"ground truth {task.sharp} is {gt.shape[0]}x{gt.shape[1]}",
         }
@@ -225,6 +232,11 @@ def _score_task(task: _Task) -> dict[str, Any]:
     }
 
 
+def _problem(name: str, file: str, exc: ImageError) -> dict[str, Any]:
+    # The file goes into `Skipped.file`, so the message need not start with it again.
+    return {"name": name, "file": file, "error": str(exc).removeprefix(f"{file}: ")}
+
+
 # --------------------------------------------------------------------------------------
 # Results file (JSONL: a header line with the protocol, then one line per image)
 
@@ -253,9 +265,11 @@ def read_results(path: Path | str) -> tuple[dict[str, Any] | None, list[ImageRec
 
 
 def _open_results(
-    path: Path, dataset: str, protocol: Protocol, resume: bool
+    path: Path, dataset: str, protocol: Protocol, resume: bool, source: dict[str, Any] | None
 ) -> tuple[Any, list[ImageRecord]]:
-    header_line = {"dataset": dataset, "protocol": protocol.as_dict()}
+    header_line: dict[str, Any] = {"dataset": dataset, "protocol": protocol.as_dict()}
+    if source is not None:
+        header_line["source"] = source
     if resume and path.is_file():
         header, records = read_results(path)
         if header is not None:
@@ -264,6 +278,8 @@ def _open_results(
             changed = [k for k in _PROTOCOL_KEYS if old.get(k) != mine[k]]
             if header.get("dataset") != dataset:
                 changed.insert(0, "dataset")
+            if source is not None and header.get("source") != source:
+                changed.append("prediction source")
             if changed:
                 raise DatasetError(
                     f"{path}: written with a different {', '.join(changed)}; "
@@ -361,6 +377,7 @@ def evaluate(
     resume: bool = False,
     save_dir: Path | str | None = None,
     progress: Callable[[EvalProgress], None] | None = None,
+    source: dict[str, Any] | None = None,
 ) -> EvaluationReport:
     """Score predictions for `dataset` and summarise them.
 
@@ -378,6 +395,8 @@ def evaluate(
         save_dir: write streamed predictions there as 8-bit PNGs under their official names
             (not for a predictions folder) and the per-image `metrics.csv`.
         progress: called after each image.
+        source: what produced the predictions (model, weights, tiles, or a folder), written
+            to the results header; resuming a file written for another source is refused.
     """
     started = time.perf_counter()
     protocol = protocol or default_protocol(dataset.name)
@@ -390,7 +409,7 @@ def evaluate(
     fh = None
     done: dict[str, ImageRecord] = {}
     if results is not None:
-        fh, old = _open_results(Path(results), dataset.name, protocol, resume)
+        fh, old = _open_results(Path(results), dataset.name, protocol, resume, source)
         wanted = {p.name for p in dataset.pairs}
         done = {r.name: r for r in old if r.name in wanted}
     elif resume:
@@ -403,20 +422,20 @@ def evaluate(
     records = dict(done)
     total = len(dataset.pairs)
 
-    def notify(pair: Pair, record: ImageRecord | None) -> None:
+    def notify(pair: Pair, record: ImageRecord | None, problem: Skipped | None = None) -> None:
         if progress is not None:
             done_now = len(records) + len(skipped) - len(dataset.skipped)
-            progress(EvalProgress(done_now, total, pair.name, record))
+            progress(EvalProgress(done_now, total, pair.name, record, problem))
 
     def skip(pair: Pair, item: Skipped, is_missing: bool = False) -> None:
         skipped.append(item)
         if is_missing:
             missing.append(pair.name)
-        notify(pair, None)
+        notify(pair, None, item)
 
     def on_result(result: dict[str, Any], pair: Pair) -> None:
         if "error" in result:
-            skip(pair, Skipped(str(pair.sharp), result["error"]))
+            skip(pair, Skipped(result.get("file", str(pair.sharp)), result["error"]))
             return
         record = ImageRecord.from_dict(result)
         records[record.name] = record
@@ -445,6 +464,9 @@ def evaluate(
                     f"prediction for {pair.name!r}, which is not in {dataset.source}"
                 )
             seen.add(pair.name)
+            if isinstance(image, Skipped):
+                skip(pair, image)
+                continue
             problem = _check_prediction(image, pair)
             if problem:
                 skip(pair, Skipped(str(pair.blur), problem))

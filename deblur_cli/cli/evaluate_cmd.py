@@ -1,0 +1,232 @@
+"""`deblur evaluate`: score a model (or a folder of restored images) on RealBlur, GoPro or
+paired folders with the published protocols (protocols.md §1)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .options import JsonOption
+from .restore_cmd import TILE_HELP, Blend, Device, Placement, Precision
+
+
+class DatasetName(str, Enum):
+    realblur_j = "realblur-j"
+    realblur_r = "realblur-r"
+    gopro = "gopro"
+    paired = "paired"
+
+
+class Split(str, Enum):
+    test = "test"
+    train = "train"
+
+
+class Align(str, Enum):
+    ecc = "ecc"
+    none = "none"
+
+
+class SsimVariant(str, Enum):  # metrics.SSIM_VARIANTS
+    realblur = "realblur"
+    ssim3d = "ssim3d"
+    skimage = "skimage"
+    basicsr2d = "basicsr2d"
+
+
+class GoproBlur(str, Enum):
+    blur = "blur"
+    blur_gamma = "blur_gamma"
+
+
+RESULTS_HELP = (
+    "JSONL file that receives each image's scores as soon as they are known (what --resume "
+    "reads). Default: beside --output (results.json -> results.jsonl), else "
+    "<save-dir>/results.jsonl, else ./deblur-eval_<dataset>_<model>_<weights>.jsonl "
+    "(or _<predictions folder name>) in the current folder."
+)
+
+
+def evaluate(
+    dataset: Annotated[DatasetName, typer.Option("--dataset", "-d", help="Dataset, which picks the layout and the default protocol (RealBlur: ECC-aligned; GoPro, paired: unaligned).", show_default=False)],
+    root: Annotated[Path, typer.Option("--root", help="Dataset root: the folder holding the RealBlur lists, GOPRO_Large, or blur/ + sharp/ folders.", show_default=False)],
+    split: Annotated[Split, typer.Option(help="Which split's list or folder to score.")] = Split.test,
+    list_file: Annotated[Path | None, typer.Option("--list", help="List file to use instead of the split's (paths relative to --root).", show_default=False)] = None,
+    gopro_blur: Annotated[GoproBlur, typer.Option("--gopro-blur", help="GoPro blurry-input folder.")] = GoproBlur.blur,
+    predictions: Annotated[Path | None, typer.Option("--predictions", "-p", help="Score this folder of restored images (official names: <scene>_<N>.png for RealBlur, the relative path for GoPro/paired) instead of running a model.", show_default=False)] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model to run (detected from --weights when omitted).", show_default=False)] = None,
+    weights: Annotated[str | None, typer.Option("--weights", "-w", help="Weights registry name or checkpoint file (default: the model's published weights).", show_default=False)] = None,
+    tile: Annotated[int | None, typer.Option(help=TILE_HELP, show_default=False)] = None,
+    overlap: Annotated[int | None, typer.Option(help="Tile overlap in pixels (default per model, see --tile).", show_default=False)] = None,
+    tile_batch: Annotated[int | None, typer.Option("--tile-batch", help="Tiles per forward pass (default 4 on GPU, 1 on CPU).", show_default=False)] = None,
+    blend: Annotated[Blend, typer.Option(help="Tile blending: cosine (edge-aware) or hamming (the seed's).")] = Blend.cosine,
+    placement: Annotated[Placement, typer.Option(help="Tile placement: even, or seed (the seed's rule).")] = Placement.even,
+    device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
+    precision: Annotated[Precision, typer.Option(help="Autocast precision (FFT paths stay fp32).")] = Precision.fp32,
+    tlc: Annotated[bool | None, typer.Option("--tlc/--no-tlc", help="Test-time local converter (default: only mlwnet-local).", show_default=False)] = None,
+    tta: Annotated[bool, typer.Option("--tta", help="x8 flip/transpose self-ensemble (8x slower).")] = False,
+    align: Annotated[Align | None, typer.Option(help="ecc: RealBlur protocol (ECC + masked metrics); none: plain PSNR/SSIM. Default: ecc for RealBlur, none otherwise.", show_default=False)] = None,
+    ssim: Annotated[SsimVariant | None, typer.Option(help="SSIM convention (default: realblur when aligned, ssim3d otherwise).", show_default=False)] = None,
+    ecc_iters: Annotated[int, typer.Option("--ecc-iters", min=1, help="ECC iterations (the official script uses 100).")] = 100,
+    quantize: Annotated[bool, typer.Option("--quantize/--no-quantize", help="Round model outputs to 8 bits before scoring, as the official flow does (--no-quantize reproduces the seed).")] = True,
+    workers: Annotated[int | None, typer.Option(min=0, help="Processes that align and score while the model runs (default: CPU count, or 1 when the model runs on the CPU; 0 = in this process).", show_default=False)] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N pairs.", show_default=False)] = None,
+    save_dir: Annotated[Path | None, typer.Option("--save-dir", help="Write the predictions as 8-bit PNGs under their official names, plus metrics.csv (never inside the dataset).", show_default=False)] = None,
+    results: Annotated[Path | None, typer.Option("--results", help=RESULTS_HELP, show_default=False)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep the images already in the results file and score only the rest.")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the JSON report to this file.", show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score a model or a predictions folder; prints a summary table (or the JSON report).
+
+    Per-image scores stream to a JSONL results file (see --results), so --resume continues a killed run. Exits 1 when any pair was skipped (bad list line, missing or unreadable image, size mismatch, missing prediction); the others are still scored.
+    """
+    from rich.markup import escape
+
+    from ..datasets import open_dataset
+    from ..evaluate_run import default_results_path, run_evaluation, run_label, save_report
+    from ..evaluation import default_protocol
+    from .output import core_errors, fail, print_json, stderr, stdout
+    from .render import evaluation_table
+
+    model_options = (model, weights, tile, overlap, tile_batch, tlc) != (None,) * 6 or tta
+    if predictions is not None and model_options:
+        raise fail("--predictions scores existing images: drop the model options")
+    if predictions is None and model is None and weights is None:
+        raise fail("give --model/--weights to run a network, or --predictions DIR")
+    try:
+        protocol = default_protocol(
+            dataset.value,
+            align=None if align is None else align is Align.ecc,
+            ssim=ssim.value if ssim else None,
+            ecc_iters=ecc_iters,
+            quantize=quantize,
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+    with core_errors():
+        data = open_dataset(
+            root, dataset=dataset.value, split=split.value, list_path=list_file,
+            gopro_blur=gopro_blur.value,
+        )  # fmt: skip
+        for item in data.skipped:
+            stderr.print(f"[bold red]error:[/] {escape(str(item))}", highlight=False, soft_wrap=True)
+        for note in data.notes:
+            stderr.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        ready, tiles = None, None
+        if predictions is None:
+            ready, tiles = _load_model(model, weights, tlc, device, tile, overlap, tile_batch,
+                                       blend, placement)  # fmt: skip
+        if results is None:
+            label = run_label(ready, predictions)
+            results = default_results_path(data.name, label, output=output, save_dir=save_dir)
+
+    total = min(len(data.pairs), limit or len(data.pairs))
+    what = f"{ready.spec.name} ({ready.weights})" if ready else f"predictions in {predictions}"
+    stderr.print(
+        f"[dim]{data.name}: {total} pairs from {escape(str(data.source))}; {escape(what)}; "
+        f"{_protocol_text(protocol.as_dict())}; results -> {escape(str(results))}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    with core_errors(), _EvalBar(total) as bar:
+        try:
+            run = run_evaluation(
+                data, predictions=predictions, model=ready, tiles=tiles, device=device.value,
+                precision=precision.value, tta=tta, protocol=protocol, workers=workers,
+                limit=limit, results=results, resume=resume, save_dir=save_dir,
+                progress=bar.update,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            stderr.print(f"[yellow]note:[/] scores so far are in {escape(str(results))}; "
+                         "add --resume to go on", highlight=False, soft_wrap=True)  # fmt: skip
+            raise
+        if output is not None:
+            save_report(run, output)
+    if as_json:
+        print_json(run)
+    else:
+        stdout.print(evaluation_table(run))
+    if run.skipped:
+        raise typer.Exit(1)
+
+
+def _load_model(
+    model: str | None,
+    weights: str | None,
+    tlc: bool | None,
+    device: Device,
+    tile: int | None,
+    overlap: int | None,
+    tile_batch: int | None,
+    blend: Blend,
+    placement: Placement,
+) -> tuple[Any, Any]:
+    """The network (never untrained) and its tile settings: None (the registry's defaults)
+    unless a tile option differs from them."""
+    from ..evaluate_run import resolve_tiles
+    from ..loading import load_for_inference
+    from .progress_bars import download_progress
+
+    with download_progress() as on_bytes:
+        ready = load_for_inference(model, weights, tlc=tlc, progress=on_bytes)
+    custom = (tile, overlap, tile_batch) != (None, None, None)
+    custom = custom or blend is not Blend.cosine or placement is not Placement.even
+    tiles = None
+    if custom:
+        tiles = resolve_tiles(
+            ready.spec, device.value, tile=tile, overlap=overlap, tile_batch=tile_batch,
+            blend=blend.value, placement=placement.value,
+        )  # fmt: skip
+    return ready, tiles
+
+
+def _protocol_text(protocol: dict[str, Any]) -> str:
+    if protocol["align"] == "ecc":
+        text = f"ECC {protocol['ecc_iters']} iterations, SSIM {protocol['ssim']}"
+    else:
+        text = f"no alignment, SSIM {protocol['ssim']}"
+    return text + ("" if protocol["quantize"] else ", not quantised")
+
+
+class _EvalBar:
+    """Progress on stderr: images done, running mean PSNR/SSIM; problems printed above it."""
+
+    def __init__(self, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        from .output import stderr
+
+        self._bars = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[means]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=stderr, transient=True,
+        )  # fmt: skip
+        self._task = self._bars.add_task("scoring", total=total, means="")
+
+    def __enter__(self) -> _EvalBar:
+        self._bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.__exit__(*exc)  # type: ignore[arg-type]
+
+    def update(self, event: Any) -> None:
+        from rich.markup import escape
+
+        if event.skipped is not None:
+            self._bars.console.print(f"[bold red]error:[/] {escape(str(event.skipped))}",
+                                     highlight=False, soft_wrap=True)  # fmt: skip
+        means = f"PSNR {event.mean_psnr:.3f}  SSIM {event.mean_ssim:.4f}" if event.scored else ""
+        self._bars.update(self._task, completed=event.done, total=event.total, means=means)
