@@ -72,6 +72,16 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """Store every 4-D parameter channels_last, in place (`Module.to(memory_format=...)` refuses
+    models with 5-D parameters such as the DFFN spectral gains)."""
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() == 4:
+                param.data = param.data.contiguous(memory_format=torch.channels_last)
+    return model
+
+
 def default_tiles(spec: ModelSpec, device: torch.device) -> TileSettings:
     """The seed's best tile setting for the model (protocols §4); 4 tiles a batch on GPU."""
     return TileSettings(
@@ -109,7 +119,8 @@ class Restorer:
             FFT paths of FFTformer/HybridNet run in fp32, architectures §10).
         tiles: tile settings; None = the model's defaults.
         tta: x8 flip/transpose self-ensemble (8x the cost).
-        channels_last: run convolutions in channels_last memory format.
+        channels_last: run in channels_last memory format; None = on for CPU, where it was
+            measured 1.2-1.4x faster (oneDNN depthwise convs, copy-free channel LayerNorm).
     """
 
     def __init__(
@@ -121,7 +132,7 @@ class Restorer:
         precision: str = "fp32",
         tiles: TileSettings | None = None,
         tta: bool = False,
-        channels_last: bool = False,
+        channels_last: bool | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise DeblurError(f"unknown precision '{precision}' (use fp32, bf16 or fp16)")
@@ -132,10 +143,10 @@ class Restorer:
         self.precision = precision
         self.tiles = tiles or default_tiles(spec, self.device)
         self.tta = tta
-        self.channels_last = channels_last
+        self.channels_last = self.device.type == "cpu" if channels_last is None else channels_last
         self.model = model.eval().to(self.device)
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        if self.channels_last:
+            to_channels_last(self.model)
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         dtype = PRECISIONS[self.precision]

@@ -154,3 +154,17 @@ def test_unavailable_devices_are_errors(device: str) -> None:
 def test_unknown_precision_is_an_error() -> None:
     with pytest.raises(DeblurError, match="precision"):
         Restorer(Shift(), get_spec("ce-mlwnet"), device="cpu", precision="fp8")
+
+
+@pytest.mark.parametrize("name", ["hybridnet", "ce-mlwnet", "fftformer"])
+def test_channels_last_gives_the_same_result(name: str) -> None:
+    cfg = SMALL_FFT if name == "fftformer" else {"dim": 4}
+    model = _perturbed(name, **cfg)
+    spec = get_spec(name)
+    img = np.random.RandomState(7).rand(64, 64, 3).astype(np.float32)
+    ref = Restorer(model, spec, device="cpu", channels_last=False, tiles=TileSettings(0, 0)).restore(img)[0]
+    fast = Restorer(model, spec, device="cpu", channels_last=True, tiles=TileSettings(0, 0))
+    assert fast.channels_last
+    assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last)
+               and not p.is_contiguous() for p in model.parameters())  # fmt: skip
+    np.testing.assert_allclose(fast.restore(img)[0], ref, atol=1e-5)
