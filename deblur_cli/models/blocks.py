@@ -24,6 +24,15 @@ def check_input_size(model_name: str, x: torch.Tensor, multiple: int) -> None:
         )
 
 
+def memory_format_of(x: torch.Tensor) -> torch.memory_format:
+    """channels_last when `x` is stored so; reshaping steps (patching, sub-band reordering)
+    produce NCHW tensors, and handing them back in the caller's format keeps the following
+    convolutions on the fast channels_last kernels (measured 3-7x on CPU depthwise convs)."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 # --------------------------------------------------------------------------------------------
 # Normalisations (§1.1): same statistic, different eps and key layout. Kept as two classes.
 
@@ -139,8 +148,9 @@ class DFFN(nn.Module):
         self.project_out = nn.Conv2d(hidden, dim, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fmt = memory_format_of(x)
         x = self.project_in(x)
-        x = _patch_irfft(_patch_rfft(x) * self.fft)
+        x = _patch_irfft(_patch_rfft(x) * self.fft).contiguous(memory_format=fmt)
         x1, x2 = self.dwconv(x).chunk(2, dim=1)
         return self.project_out(F.gelu(x1) * x2)
 
@@ -158,7 +168,7 @@ class FSAS(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.to_hidden_dw(self.to_hidden(x)).chunk(3, dim=1)
         # Q*K without conjugate: a circular convolution inside each patch, as published.
-        attn = _patch_irfft(_patch_rfft(q) * _patch_rfft(k))
+        attn = _patch_irfft(_patch_rfft(q) * _patch_rfft(k)).contiguous(memory_format=memory_format_of(x))
         return self.project_out(v * self.norm(attn))
 
 
@@ -247,8 +257,10 @@ class LWN(nn.Module):
         return _idwt(z, self.rec_lo, self.rec_hi)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.conv3(F.gelu(self.conv2(self.conv1(self.dwt(x)))))
-        return self.idwt(z)
+        fmt = memory_format_of(x)
+        z = self.dwt(x).contiguous(memory_format=fmt)
+        z = self.conv3(F.gelu(self.conv2(self.conv1(z))))
+        return self.idwt(z).contiguous(memory_format=fmt)
 
     def wavelet_loss_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(perfect-reconstruction, alias-cancellation) losses of the filter bank (§1.4)."""
@@ -300,9 +312,9 @@ class NAFBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = simple_gate(self.conv2(self.conv1(self.norm1(x))))
         t = self.conv3(t * self.sca(t))
-        y = x + self.beta * t
+        y = torch.addcmul(x, self.beta, t)  # x + beta * t in one pass
         t = self.conv5(simple_gate(self.conv4(self.norm2(y))))
-        return y + self.gamma * t
+        return torch.addcmul(y, self.gamma, t)
 
 
 class DilatedNAFBlock(nn.Module):
@@ -325,12 +337,12 @@ class DilatedNAFBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         halves = self.conv1(self.norm1(x)).chunk(2, dim=1)
-        t = torch.cat([conv(h) for conv, h in zip(self.conv2, halves)], dim=1)
-        t = group_simple_gate(t, 2)
+        # Grouped gate over cat[dw1(h1), dw2(h2)] == cat of each half's own simple gate.
+        t = torch.cat([simple_gate(conv(h)) for conv, h in zip(self.conv2, halves)], dim=1)
         t = self.conv3(t * self.sca(t))
-        y = x + self.beta * t
+        y = torch.addcmul(x, self.beta, t)  # x + beta * t in one pass
         t = self.conv5(simple_gate(self.conv4(self.norm2(y))))
-        return y + self.gamma * t
+        return torch.addcmul(y, self.gamma, t)
 
 
 class WaveletBlock(nn.Module):
@@ -351,9 +363,9 @@ class WaveletBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = self.wavelet_block1(self.norm1(x))
         t = self.conv3(t * self.sca(t))
-        y = x + self.beta * t
+        y = torch.addcmul(x, self.beta, t)  # x + beta * t in one pass
         t = self.conv5(simple_gate(self.conv4(self.norm2(y))))
-        return y + self.gamma * t
+        return torch.addcmul(y, self.gamma, t)
 
 
 def up_shuffle(c: int, bias: bool) -> nn.Sequential:

@@ -43,8 +43,8 @@ class DecoderBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = self.conv3_pw(F.gelu(self.conv2_pw(self.conv1_pw(self.norm1(x)))))
-        x = x + self.beta * t
-        return x + self.gamma * self.ffn(self.norm2(x))
+        x = torch.addcmul(x, self.beta, t)
+        return torch.addcmul(x, self.gamma, self.ffn(self.norm2(x)))
 
 
 def _decoder_stage(n: int, c: int) -> nn.Sequential:
