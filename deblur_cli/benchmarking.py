@@ -521,7 +521,7 @@ def run_benchmark(
     """
     from .evaluate_run import run_evaluation
     from .evaluation import default_protocol
-    from .inference import TileSettings, default_tiles, resolve_device
+    from .inference import resolve_device, resolve_tiles
     from .loading import default_weights, load_for_inference
     from .models import get_spec
     from .profiling import PRECISIONS, ProfileOptions
@@ -587,9 +587,7 @@ def run_benchmark(
                 emit(BenchmarkEvent("loading", spec.name))
                 ready = load_for_inference(spec.name, weights, progress=download_progress)
                 config = dict(ready.config)
-            tiles = replace(
-                default_tiles(spec, device), tile=setting.tile, overlap=setting.overlap
-            )
+            tiles = resolve_tiles(spec, device, tile=setting.tile, overlap=setting.overlap)
 
             def on_image(event: Any, model: str = spec.name, label: str = setting.label) -> None:
                 emit(BenchmarkEvent(
@@ -624,8 +622,7 @@ def run_benchmark(
                 emit(BenchmarkEvent("timing", spec.name, setting.label))
                 restorer = Restorer(
                     ready.model, ready.spec, device=options.device, precision=options.precision,
-                    tiles=TileSettings(setting.tile, setting.overlap,
-                                       default_tiles(spec, device).tile_batch),
+                    tiles=resolve_tiles(spec, device, tile=setting.tile, overlap=setting.overlap),
                 )  # fmt: skip
                 median, n = time_restores(restorer, dataset)
                 cells[index] = replace(cells[index], seconds_per_image=median, timed_images=n)

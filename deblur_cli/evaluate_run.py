@@ -280,35 +280,6 @@ def run_evaluation(
     )
 
 
-def resolve_tiles(
-    spec: Any,
-    device: str,
-    *,
-    tile: int | None = None,
-    overlap: int | None = None,
-    tile_batch: int | None = None,
-    blend: str = "cosine",
-    placement: str = "even",
-) -> TileSettings:
-    """The registry's tile setting for `spec` on `device`, with the given fields replaced; a
-    tile without an overlap gets half the tile as overlap (as `deblur restore` does)."""
-    from .inference import default_tiles, resolve_device
-
-    base = default_tiles(spec, resolve_device(device))
-    size = base.tile if tile is None else tile
-    if overlap is None:
-        overlap = base.overlap if tile is None else size // 2
-    tiles = replace(
-        base, tile=size, overlap=overlap if size else 0, tile_batch=tile_batch or base.tile_batch,
-        blend=blend, placement=placement,
-    )  # fmt: skip
-    if tiles.tile < 0 or tiles.overlap < 0:
-        raise DeblurError("tile and overlap must not be negative")
-    if tiles.tile and tiles.overlap >= tiles.tile:
-        raise DeblurError(f"overlap {tiles.overlap} must be smaller than the tile {tiles.tile}")
-    return tiles
-
-
 def default_results_path(
     dataset: str,
     label: str,

@@ -115,12 +115,44 @@ def to_channels_last(model: nn.Module) -> nn.Module:
     return model
 
 
+def default_tile_batch(tile: int, device: torch.device) -> int:
+    """4 tiles a forward on GPU; on CPU as many as fit a 512x512 forward (measured: 4 tiles of
+    256 run 10% faster per tile than 1, while 4 tiles of 512 run 1.7x slower per tile)."""
+    if device.type != "cpu":
+        return 4
+    return max(1, min(4, (512 * 512) // max(tile * tile, 1))) if tile else 1
+
+
 def default_tiles(spec: ModelSpec, device: torch.device) -> TileSettings:
-    """The seed's best tile setting for the model (protocols §4); 4 tiles a batch on GPU."""
+    """The seed's best tile setting for the model (protocols §4)."""
+    return resolve_tiles(spec, device)
+
+
+def resolve_tiles(
+    spec: ModelSpec,
+    device: torch.device,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    tile_batch: int | None = None,
+    blend: str = "cosine",
+    placement: str = "even",
+) -> TileSettings:
+    """The registry's tile setting with the user's choices applied; a tile given without an
+    overlap gets half the tile as overlap, `tile` 0 means the whole image."""
+    size = spec.default_tile if tile is None else tile
+    if overlap is None:
+        overlap = spec.default_overlap if tile is None else size // 2
+    if size < 0 or overlap < 0:
+        raise DeblurError("tile and overlap must not be negative")
+    if size and overlap >= size:
+        raise DeblurError(f"overlap {overlap} must be smaller than the tile {size}")
     return TileSettings(
-        tile=spec.default_tile,
-        overlap=spec.default_overlap,
-        tile_batch=4 if device.type == "cuda" else 1,
+        tile=size,
+        overlap=overlap if size else 0,
+        tile_batch=tile_batch or default_tile_batch(size, device),
+        placement=placement,
+        blend=blend,
     )
 
 

@@ -168,3 +168,15 @@ def test_channels_last_gives_the_same_result(name: str) -> None:
     assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last)
                and not p.is_contiguous() for p in model.parameters())  # fmt: skip
     np.testing.assert_allclose(fast.restore(img)[0], ref, atol=1e-5)
+
+
+def test_resolve_tiles_applies_user_choices_to_registry_defaults() -> None:
+    from deblur_cli.inference import resolve_tiles
+
+    spec, cpu = get_spec("mlwnet"), torch.device("cpu")
+    assert resolve_tiles(spec, cpu) == TileSettings(256, 128, 4)  # 4 tiles of 256 per forward
+    assert resolve_tiles(spec, cpu, tile=512) == TileSettings(512, 256, 1)
+    assert resolve_tiles(spec, cpu, tile=0, overlap=64).overlap == 0
+    assert resolve_tiles(spec, torch.device("cuda"), tile=512).tile_batch == 4
+    with pytest.raises(DeblurError, match="must be smaller"):
+        resolve_tiles(spec, cpu, tile=64, overlap=64)

@@ -168,7 +168,7 @@ def _load_model(
 ) -> tuple[Any, Any]:
     """The network (never untrained) and its tile settings: None (the registry's defaults)
     unless a tile option differs from them."""
-    from ..evaluate_run import resolve_tiles
+    from ..inference import resolve_device, resolve_tiles
     from ..loading import load_for_inference
     from .progress_bars import download_progress
 
@@ -179,7 +179,7 @@ def _load_model(
     tiles = None
     if custom:
         tiles = resolve_tiles(
-            ready.spec, device.value, tile=tile, overlap=overlap, tile_batch=tile_batch,
+            ready.spec, resolve_device(device.value), tile=tile, overlap=overlap, tile_batch=tile_batch,
             blend=blend.value, placement=placement.value,
         )  # fmt: skip
     return ready, tiles

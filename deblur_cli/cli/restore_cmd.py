@@ -72,12 +72,10 @@ def restore(
     as_json: JsonOption = False,
 ) -> None:
     """Deblur images with a trained network; prints a summary (or one JSON object per image)."""
-    from dataclasses import replace
-
     from ..batch import ImageResult, OutputOptions, collect_inputs, plan_jobs, run_jobs
-    from ..inference import Restorer, default_tiles, resolve_device
+    from ..inference import Restorer, resolve_device, resolve_tiles
     from ..loading import load_for_inference
-    from .output import core_errors, fail, print_json, stderr, stdout
+    from .output import core_errors, print_json, stderr, stdout
     from .progress_bars import download_progress, restore_progress
     from .render import restore_summary
 
@@ -92,16 +90,10 @@ def restore(
         with download_progress() as on_bytes:
             ready = load_for_inference(model, weights, tlc=tlc, progress=on_bytes)
         dev = resolve_device(device.value)
-        base = default_tiles(ready.spec, dev)
-        size = base.tile if tile is None else tile
-        if overlap is None:  # the registry's pair, or half the tile the user chose
-            overlap = base.overlap if tile is None else size // 2
-        tiles = replace(
-            base, tile=size, overlap=overlap if size else 0, tile_batch=tile_batch or base.tile_batch,
+        tiles = resolve_tiles(
+            ready.spec, dev, tile=tile, overlap=overlap, tile_batch=tile_batch,
             blend=blend.value, placement=placement.value,
         )  # fmt: skip
-        if tiles.tile and tiles.overlap >= tiles.tile:
-            raise fail(f"--overlap {tiles.overlap} must be smaller than --tile {tiles.tile}")
         restorer = Restorer(
             ready.model, ready.spec, device=dev.type, precision=precision.value,
             tiles=tiles, tta=tta,
