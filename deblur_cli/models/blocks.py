@@ -187,31 +187,38 @@ class _FilterPair(nn.Module):
         self.register_parameter(second, b)
 
 
+def _filter_bank(lo: torch.Tensor, hi: torch.Tensor, c: int, dtype: torch.dtype) -> torch.Tensor:
+    """(4c, 1, 2, 2) depthwise weights [LL, LH, HL, HH] per channel, channel-major.
+
+    The first factor runs along rows (height), the second along columns (width)."""
+    lo, hi = lo.reshape(2), hi.reshape(2)
+    bank = torch.stack(
+        [torch.outer(lo, lo), torch.outer(hi, lo), torch.outer(lo, hi), torch.outer(hi, hi)]
+    ).to(dtype)
+    return bank.unsqueeze(1).repeat(c, 1, 1, 1)
+
+
+def _swap_channel_blocks(t: torch.Tensor, outer: int, inner: int) -> torch.Tensor:
+    """Reorder channels from (outer, inner) to (inner, outer) blocks in one copy that keeps
+    t's memory format (a plain reshape would return NCHW and slow channels_last convs)."""
+    b, _, h, w = t.shape
+    out = torch.empty_like(t)
+    out.view(b, inner, outer, h, w).copy_(t.view(b, outer, inner, h, w).transpose(1, 2))
+    return out
+
+
 def _dwt(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     """One-level 2-D DWT as a stride-2 2x2 grouped cross-correlation -> [LL, LH, HL, HH]."""
     c = x.shape[1]
-    lo, hi = lo.reshape(2), hi.reshape(2)
-    # First factor runs along rows (height), second along columns (width).
-    bank = torch.stack(
-        [torch.outer(lo, lo), torch.outer(hi, lo), torch.outer(lo, hi), torch.outer(hi, hi)]
-    ).to(x.dtype)
-    weight = bank.unsqueeze(1).repeat(c, 1, 1, 1)  # (4c, 1, 2, 2), channel-major
-    y = F.conv2d(x, weight, stride=2, groups=c)  # (b, 4c, h/2, w/2): c0[LL,LH,HL,HH], c1[...]
-    b, _, h, w = y.shape
-    return y.view(b, c, 4, h, w).transpose(1, 2).reshape(b, 4 * c, h, w)
+    y = F.conv2d(x, _filter_bank(lo, hi, c, x.dtype), stride=2, groups=c)  # c0[LL..HH], c1[..]
+    return _swap_channel_blocks(y, c, 4)
 
 
 def _idwt(z: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     """Inverse of `_dwt`'s layout: sub-band blocks [LL, LH, HL, HH] -> (b, c, 2h, 2w)."""
-    b, c4, h, w = z.shape
-    c = c4 // 4
-    lo, hi = lo.reshape(2), hi.reshape(2)
-    bank = torch.stack(
-        [torch.outer(lo, lo), torch.outer(hi, lo), torch.outer(lo, hi), torch.outer(hi, hi)]
-    ).to(z.dtype)
-    weight = bank.unsqueeze(1).repeat(c, 1, 1, 1)  # (4c, 1, 2, 2)
-    z = z.view(b, 4, c, h, w).transpose(1, 2).reshape(b, 4 * c, h, w)
-    return F.conv_transpose2d(z, weight, stride=2, groups=c)
+    c = z.shape[1] // 4
+    grouped = _swap_channel_blocks(z, 4, c)
+    return F.conv_transpose2d(grouped, _filter_bank(lo, hi, c, z.dtype), stride=2, groups=c)
 
 
 def _xcorr_full(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
