@@ -21,7 +21,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/deblur models
+	$(BIN)/deblur weights list
 	$(BIN)/deblur profile --model all --size 256 --no-timing
+	$(BIN)/deblur profile --model ce-mlwnet --size 256 --device cpu --iters 5 --warmup 1
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
