@@ -13,7 +13,6 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -403,78 +402,11 @@ def _normalise_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
 def profile_checkpoint(
     name: str, config: Mapping[str, Any], options: ProfileOptions
 ) -> ProfileReport:
-    """`profile_model` for the network a checkpoint holds: the published config goes through
-    `profile_model` itself; another config (e.g. MLWNet-B, dim 64) gets the same counts on that
-    config and, with `options.timing`, the same CUDA-event / perf_counter latency (§5.3)."""
+    """`profile_model` for the network a checkpoint holds (its config, e.g. MLWNet-B dim 64)."""
     from .profiling import profile_model
 
     changes = _published_changes(name, config)
-    if not changes:
-        return profile_model(name, options)
-
-    import torch
-
-    from .inference import resolve_device
-    from .models import create, get_spec
-    from .profiling import (
-        PRECISIONS,
-        ProfileReport,
-        count_macs,
-        environment,
-        parameter_counts,
-        summarize_ms,
-        time_cpu,
-        time_cuda,
-    )
-
-    spec = get_spec(name)
-    config = _normalise_config(name, config)
-    shape = (options.batch, 3, options.size, options.size)
-    with torch.device("meta"):
-        meta_model = create(spec.name, **config)
-        meta_x = torch.empty(shape)
-    params = parameter_counts(spec.name, meta_model, meta_x)
-    macs = count_macs(meta_model, meta_x)
-    device = resolve_device(options.device)
-    latency = None
-    if options.timing:
-        model = create(spec.name, **config).to(device)
-        x = torch.rand(shape, device=device)
-        dtype = PRECISIONS[options.precision]
-
-        def forward() -> None:
-            autocast = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
-            with torch.inference_mode(), autocast:
-                model(x)
-
-        timer = time_cuda if device.type == "cuda" else time_cpu
-        latency = summarize_ms(timer(forward, options.warmup, options.iters))
-    changed = ", ".join(f"{k}={v}" for k, v in changes.items())
-    return ProfileReport(
-        model=spec.name,
-        size=options.size,
-        batch=options.batch,
-        device=device.type,
-        precision=options.precision,
-        compiled=False,
-        channels_last=False,
-        params=params.inference,
-        params_with_aux=params.with_aux,
-        params_used=params.used_in_eval,
-        macs_torchinfo=macs.torchinfo,
-        macs_full=macs.full,
-        macs_breakdown={
-            "torchinfo": macs.torchinfo,
-            "functional_convs": macs.functional_convs,
-            "fft": macs.fft,
-            "elementwise": macs.elementwise,
-            "matmul": macs.matmul,
-        },
-        latency_ms=latency,
-        peak_memory_mb=None,
-        environment=environment(device, options.cudnn_benchmark),
-        notes=(f"checkpoint config ({changed}), not the published one",),
-    )
+    return profile_model(name, options, _normalise_config(name, config) if changes else None)
 
 
 def time_restores(

@@ -373,8 +373,14 @@ def _threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def profile_model(name: str, options: ProfileOptions = ProfileOptions()) -> ProfileReport:
-    """Params, MACs (both counts) and forward latency of a registered model."""
+def profile_model(
+    name: str,
+    options: ProfileOptions = ProfileOptions(),
+    config: dict[str, Any] | None = None,
+) -> ProfileReport:
+    """Params, MACs (both counts) and forward latency of a registered model, at its published
+    config or with `config` overrides (e.g. a checkpoint's `{"dim": 64}`)."""
+    config = dict(config or {})
     spec = get_spec(name)
     if options.size % spec.size_multiple:
         from .errors import InputSizeError
@@ -386,7 +392,7 @@ def profile_model(name: str, options: ProfileOptions = ProfileOptions()) -> Prof
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
     shape = (options.batch, 3, options.size, options.size)
     with torch.device("meta"):
-        meta_model = create(spec.name)
+        meta_model = create(spec.name, **config)
         meta_x = torch.empty(shape)
     params = parameter_counts(spec.name, meta_model, meta_x)
     macs = count_macs(meta_model, meta_x)
@@ -395,8 +401,12 @@ def profile_model(name: str, options: ProfileOptions = ProfileOptions()) -> Prof
     latency, peak_mb, notes = None, None, []
     with _threads(options.threads):
         if options.timing:
-            latency, peak_mb = _time_forward(spec.name, shape, device, options)
+            latency, peak_mb = _time_forward(spec.name, config, shape, device, options)
         env = environment(device, options.cudnn_benchmark)
+    changed = {k: v for k, v in config.items() if getattr(spec.config, k, v) != v}
+    if changed:
+        text = ", ".join(f"{k}={v}" for k, v in changed.items())
+        notes.append(f"checkpoint config ({text}), not the published one")
     if spec.tlc is not None and options.size <= spec.tlc.base[0]:
         notes.append(f"at {options.size}px every TLC kernel covers the feature: global pooling")
     return ProfileReport(
@@ -427,10 +437,14 @@ def profile_model(name: str, options: ProfileOptions = ProfileOptions()) -> Prof
 
 
 def _time_forward(
-    name: str, shape: tuple[int, ...], device: torch.device, options: ProfileOptions
+    name: str,
+    config: dict[str, Any],
+    shape: tuple[int, ...],
+    device: torch.device,
+    options: ProfileOptions,
 ) -> tuple[LatencyStats, float]:
     torch.backends.cudnn.benchmark = options.cudnn_benchmark
-    model = create(name).to(device)
+    model = create(name, **config).to(device)
     x = torch.rand(shape, device=device)
     if options.channels_last:
         model = model.to(memory_format=torch.channels_last)
