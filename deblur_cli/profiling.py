@@ -159,6 +159,8 @@ class _OpCounter(TorchDispatchMode):
             self.fft += _fft_macs(x.numel(), n)
         elif packet is aten.mul and isinstance(args[1], torch.Tensor) and args[1].dim() > 0:
             self.elementwise += out.numel() * (4 if out.is_complex() else 1)
+        elif packet is aten.addcmul:  # fused residual update x + s * t: one product each
+            self.elementwise += out.numel()
         elif packet in (aten.mm, aten.bmm, aten.addmm, aten.baddbmm):
             a, b = (args[1], args[2]) if packet in (aten.addmm, aten.baddbmm) else args[:2]
             self.matmul += math.prod(a.shape) * b.shape[-1]

@@ -139,3 +139,13 @@ def test_profile_unknown_model_is_one_line_error() -> None:
     result = CliRunner().invoke(app, ["profile", "--model", "mlwnett", "--no-timing"])
     assert result.exit_code == 1
     assert "did you mean 'mlwnet'" in result.output
+
+
+def test_complete_count_does_not_depend_on_how_residual_updates_are_written() -> None:
+    # x + s * t written as one fused addcmul must still count its products.
+    from deblur_cli.models.blocks import NAFBlock
+
+    with torch.device("meta"):
+        macs = count_macs(NAFBlock(8), torch.empty(1, 8, 16, 16))
+    gates, sca, residuals = 2 * 8 * 256, 8 * 256, 2 * 8 * 256
+    assert macs.elementwise == gates + sca + residuals
