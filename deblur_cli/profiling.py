@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .inference import resolve_device
+from .inference import resolve_device, to_channels_last
 from .models import create, get_spec
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -449,7 +449,7 @@ def _time_forward(
     model = create(name, **config).to(device)
     x = torch.rand(shape, device=device)
     if options.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        to_channels_last(model)  # Module.to(memory_format=) refuses the 5-D DFFN gains
         x = x.contiguous(memory_format=torch.channels_last)
     runner = torch.compile(model) if options.compile else model
     dtype = PRECISIONS[options.precision]

@@ -149,3 +149,10 @@ def test_complete_count_does_not_depend_on_how_residual_updates_are_written() ->
         macs = count_macs(NAFBlock(8), torch.empty(1, 8, 16, 16))
     gates, sca, residuals = 2 * 8 * 256, 8 * 256, 2 * 8 * 256
     assert macs.elementwise == gates + sca + residuals
+
+
+def test_profile_channels_last_works_with_five_dimensional_parameters() -> None:
+    report = profile_model(
+        "hybridnet", ProfileOptions(size=64, iters=1, warmup=0, channels_last=True, device="cpu")
+    )
+    assert report.channels_last and report.latency_ms.runs == 1
