@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from deblur_cli.cli.app import app
-from deblur_cli.cli.restore_cmd import TILE_HELP
+from deblur_cli.cli.options import TILE_HELP
 from deblur_cli.models import create, get_spec, list_models
 
 runner = CliRunner()

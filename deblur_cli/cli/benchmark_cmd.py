@@ -10,9 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .evaluate_cmd import Align, DatasetName, Split, SsimVariant
-from .options import JsonOption
-from .restore_cmd import Device, Precision
+from .options import Align, DatasetName, Device, JsonOption, Precision, Split, SsimVariant
 
 
 def benchmark(

@@ -3,44 +3,24 @@ paired folders with the published protocols (protocols.md §1)."""
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from .options import JsonOption
-from .restore_cmd import TILE_HELP, Blend, Device, Placement, Precision
-
-
-class DatasetName(str, Enum):
-    realblur_j = "realblur-j"
-    realblur_r = "realblur-r"
-    gopro = "gopro"
-    paired = "paired"
-
-
-class Split(str, Enum):
-    test = "test"
-    train = "train"
-
-
-class Align(str, Enum):
-    ecc = "ecc"
-    none = "none"
-
-
-class SsimVariant(str, Enum):  # metrics.SSIM_VARIANTS
-    realblur = "realblur"
-    ssim3d = "ssim3d"
-    skimage = "skimage"
-    basicsr2d = "basicsr2d"
-
-
-class GoproBlur(str, Enum):
-    blur = "blur"
-    blur_gamma = "blur_gamma"
-
+from .options import (
+    TILE_HELP,
+    Align,
+    Blend,
+    DatasetName,
+    Device,
+    GoproBlur,
+    JsonOption,
+    Placement,
+    Precision,
+    Split,
+    SsimVariant,
+)
 
 RESULTS_HELP = (
     "JSONL file that receives each image's scores as soon as they are known (what --resume "

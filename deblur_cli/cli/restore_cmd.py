@@ -2,48 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .options import JsonOption
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
-
-
-class Precision(str, Enum):
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
-
-
-class Blend(str, Enum):
-    cosine = "cosine"
-    hamming = "hamming"
-
-
-class Placement(str, Enum):
-    even = "even"
-    seed = "seed"
-
-
-class Compare(str, Enum):
-    side_by_side = "side-by-side"
-    split = "split"
-
-
-TILE_HELP = (
-    "Tile size in pixels (0 = whole image, padded to the model's size multiple). "
-    "Default per model, the seed's best setting: fftformer 512/256, mlwnet and mlwnet-local "
-    "256/128, hybridnet 512/256, ce-mlwnet 512/256 (tile/overlap)."
-)
+from .options import TILE_HELP, Blend, Compare, Device, JsonOption, Placement, Precision
 
 
 def restore(
