@@ -18,10 +18,8 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .inference import resolve_device, to_channels_last
+from .inference import PRECISIONS, resolve_device, to_channels_last
 from .models import create, get_spec
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 # --------------------------------------------------------------------------------------------
 # Parameters
