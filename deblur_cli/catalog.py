@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from .models import create, get_spec, list_models
+from .profiling import count_parameters
 from .weights import load_registry
 
 
@@ -25,10 +26,6 @@ class ModelInfo:
     weights: tuple[str, ...]
 
 
-def count_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def _weights_for(model_name: str) -> tuple[str, ...]:
     """Names of the registry's weights built as `model_name` (a broken registry raises)."""
     return tuple(name for name, entry in load_registry().items() if entry.model == model_name)
@@ -37,7 +34,7 @@ def _weights_for(model_name: str) -> tuple[str, ...]:
 def model_info(name: str) -> ModelInfo:
     spec = get_spec(name)
     with torch.device("meta"):  # shapes only: no memory, no random init
-        params = count_params(create(spec.name))
+        params = count_parameters(create(spec.name))
     return ModelInfo(
         name=spec.name,
         description=spec.description,
