@@ -1,0 +1,99 @@
+"""Choices and defaults that the CLI help and the core both read: one place, no torch import.
+
+A default typed here is never typed again: `cli/` builds its options from these names and the
+core functions take them as keyword defaults. Model-specific facts (tile sizes, size multiples)
+live in the model registry instead.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Device(str, Enum):
+    """Where models run; `auto` picks CUDA, then MPS, then CPU."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class Precision(str, Enum):
+    """Autocast precision of the forward pass (FFT paths always run in float32)."""
+
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class Blend(str, Enum):
+    """How overlapping tiles are blended (protocols §2)."""
+
+    cosine = "cosine"
+    hamming = "hamming"
+
+
+class Placement(str, Enum):
+    """Where tiles start: evenly spread, or the seed's stride rule (protocols §2.1)."""
+
+    even = "even"
+    seed = "seed"
+
+
+class Compare(str, Enum):
+    """Layout of the before/after picture `restore --compare` writes."""
+
+    side_by_side = "side-by-side"
+    split = "split"
+
+
+class DatasetName(str, Enum):
+    """Dataset layouts `evaluate`, `benchmark` and `train` understand (datasets spec)."""
+
+    realblur_j = "realblur-j"
+    realblur_r = "realblur-r"
+    gopro = "gopro"
+    paired = "paired"
+
+
+class Split(str, Enum):
+    test = "test"
+    train = "train"
+
+
+class Align(str, Enum):
+    """RealBlur's ECC alignment before scoring, or none (GoPro's protocol)."""
+
+    ecc = "ecc"
+    none = "none"
+
+
+class SsimVariant(str, Enum):
+    """SSIM implementations (protocols §1.4)."""
+
+    realblur = "realblur"
+    ssim3d = "ssim3d"
+    skimage = "skimage"
+    basicsr2d = "basicsr2d"
+
+
+class GoproBlur(str, Enum):
+    blur = "blur"
+    blur_gamma = "blur_gamma"
+
+
+PRECISIONS: tuple[str, ...] = tuple(p.value for p in Precision)
+DEVICES: tuple[str, ...] = tuple(d.value for d in Device)
+BLENDS: tuple[str, ...] = tuple(b.value for b in Blend)
+PLACEMENTS: tuple[str, ...] = tuple(p.value for p in Placement)
+
+# Image files (decided by content when read; the suffix picks the encoder when written).
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+# Evaluation (protocols §1.1 step 2: the official script hard-codes 100 ECC iterations).
+ECC_ITERS = 100
+
+# Latency measurement (protocols §5.3: warm-up runs, then timed runs, as the seed did).
+LATENCY_WARMUP = 20
+LATENCY_ITERS = 100
