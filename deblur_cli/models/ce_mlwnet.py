@@ -5,6 +5,7 @@ in the wavelet unit and 16 bottleneck blocks."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,6 +18,7 @@ from .blocks import (
     total_wavelet_loss,
     up_shuffle,
 )
+from .detection import Shapes, has_prefix, leading_size, width_ratio
 
 SIZE_MULTIPLE = 16
 WAVELET_KERNELS = (5, 3)
@@ -156,3 +158,16 @@ class CEMLWNet(nn.Module):
 
     def wavelet_loss(self) -> torch.Tensor:
         return total_wavelet_loss(self)
+
+
+def detect(shapes: Shapes) -> dict[str, Any] | None:
+    """Config overrides read from a state dict's shapes, or None if it is not a CE-MLWNet."""
+    if "encoder.feature_embed.weight" not in shapes or not has_prefix(shapes, "fusion.ch_reduce"):
+        return None
+    dim, in_channels = shapes["encoder.feature_embed.weight"][:2]
+    return {
+        "dim": dim,
+        "expand_dim": width_ratio(leading_size(shapes, "encoder.down1.weight", 2 * dim), dim),
+        "in_channels": in_channels,
+        "out_channels": leading_size(shapes, "decoder.head1.block.weight", 3),
+    }

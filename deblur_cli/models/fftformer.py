@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from .blocks import DFFN, FSAS, FFTLayerNorm, check_input_size
+from .detection import Shapes, count_blocks, leading_size, width_ratio
 
 SIZE_MULTIPLE = 32  # 8-px FFT patches at 1/4 resolution
 
@@ -121,3 +123,23 @@ class FFTformer(nn.Module):
         d2 = self.decoder_level2(self.fuse2(self.up3_2(d3), e2))
         d1 = self.decoder_level1(self.fuse1(self.up2_1(d2), e1))
         return self.output(self.refinement(d1)) + x
+
+
+def detect(shapes: Shapes) -> dict[str, Any] | None:
+    """Config overrides read from a state dict's shapes, or None if it is not an FFTformer."""
+    if "patch_embed.proj.weight" not in shapes:
+        return None
+    dim, in_channels = shapes["patch_embed.proj.weight"][:2]
+    out = shapes.get("encoder_level1.0.ffn.project_out.weight")
+    hidden = out[1] if out and len(out) > 1 else 3 * dim
+    # the model computes hidden = int(dim * factor); +0.5 keeps int() on the right side
+    factor = width_ratio(hidden, dim) if hidden % dim == 0 else (hidden + 0.5) / dim
+    return {
+        "dim": dim,
+        "num_blocks": tuple(count_blocks(shapes, f"encoder_level{i}.") for i in (1, 2, 3)),
+        "num_refinement_blocks": count_blocks(shapes, "refinement."),
+        "ffn_expansion_factor": factor,
+        "bias": "encoder_level1.0.ffn.project_in.bias" in shapes,
+        "in_channels": in_channels,
+        "out_channels": leading_size(shapes, "output.weight", in_channels),
+    }

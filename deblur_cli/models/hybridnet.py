@@ -4,12 +4,14 @@ decoder (spec: `architectures.md` §4)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .blocks import DFFN, DilatedNAFBlock, LayerNorm2d, check_input_size, down_conv, up_shuffle
+from .detection import Shapes, has_prefix, leading_size, width_ratio
 
 SIZE_MULTIPLE = 64  # 8-px DFFN patches at 1/8 resolution
 
@@ -169,3 +171,17 @@ class HybridNet(nn.Module):
         out, *heads = self.decoder(*feats, aux)
         out = out + x
         return (out, *heads) if aux else out
+
+
+def detect(shapes: Shapes) -> dict[str, Any] | None:
+    """Config overrides read from a state dict's shapes, or None if it is not a HybridNet."""
+    if "embedding.conv.weight" not in shapes:
+        return None
+    dim, in_channels = shapes["embedding.conv.weight"][:2]
+    return {
+        "dim": dim,
+        "expand_dim": width_ratio(leading_size(shapes, "encoder.down1.weight", 2 * dim), dim),
+        "use_bridge": has_prefix(shapes, "bridge."),
+        "in_channels": in_channels,
+        "out_channels": leading_size(shapes, "decoder.head.weight", 3),
+    }

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,6 +17,7 @@ from .blocks import (
     total_wavelet_loss,
     up_shuffle,
 )
+from .detection import Shapes, has_prefix, leading_size
 
 SIZE_MULTIPLE = 16  # the DWT needs an even size at 1/8 resolution
 WAVELET_KERNELS = (7,)
@@ -140,3 +142,16 @@ class MLWNet(nn.Module):
 
     def wavelet_loss(self) -> torch.Tensor:
         return total_wavelet_loss(self)
+
+
+def detect(shapes: Shapes) -> dict[str, Any] | None:
+    """Config overrides read from a state dict's shapes, or None if it is not an MLWNet."""
+    # CE-MLWNet has the same embedding key but fuses by concatenation + 1x1 reduce (§3.2, §5)
+    if "encoder.feature_embed.weight" not in shapes or has_prefix(shapes, "fusion.ch_reduce"):
+        return None
+    dim, in_channels = shapes["encoder.feature_embed.weight"][:2]
+    return {
+        "dim": dim,
+        "in_channels": in_channels,
+        "out_channels": leading_size(shapes, "decoder.head1.block.0.weight", 3),
+    }

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-from ..errors import UnknownModelError
+from ..defaults import PRECISIONS
+from ..errors import InvalidArgumentError, UnknownModelError
 from . import ce_mlwnet, fftformer, hybridnet, mlwnet
+from .detection import Shapes
 from .tlc import TLCConfig, apply_tlc
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     """What a registered model is and what input it expects.
 
@@ -37,6 +39,10 @@ class ModelSpec:
         precisions: autocast precisions the model supports (FFT paths always run in fp32).
         paper: short citation.
         description: one line for `deblur models`.
+        detect: the family's detection rule (state-dict shapes -> config overrides, or None
+            when the dict is not this family); None for entries that share another entry's
+            state dict (MLWNet-Local is detected as MLWNet).
+        tiny_config: `create()` overrides for a network small enough for tests (seconds).
     """
 
     name: str
@@ -51,22 +57,60 @@ class ModelSpec:
     has_wavelets: bool
     paper: str
     description: str
-    precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
+    detect: Callable[[Shapes], dict[str, Any] | None] | None
+    tiny_config: Mapping[str, Any]
+    precisions: tuple[str, ...] = PRECISIONS
 
 
 _FFT = "Kong et al., Efficient Frequency Domain-based Transformers for High-Quality Image Deblurring, CVPR 2023"
 _MLW = "Gao et al., Efficient Multi-Scale Network with Learnable Discrete Wavelet Transform for Blind Motion Deblurring, CVPR 2024"
 _SEED = "Chen & Kang, Blind Motion Single Image Deblurring, deep-learning course project 2025"
 
-# fmt: off
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (
-    ModelSpec("fftformer", fftformer.FFTformer, fftformer.FFTformerConfig(), fftformer.SIZE_MULTIPLE, False, (), None, 512, 256, False, _FFT, "FFTformer: frequency-domain self-attention and discriminative FFN transformer (dim 48)"),
-    ModelSpec("mlwnet", mlwnet.MLWNet, mlwnet.MLWNetConfig(), mlwnet.SIZE_MULTIPLE, True, (), None, 256, 128, True, _MLW, "MLWNet-S: multi-scale network with learnable wavelets, global channel attention (dim 32)"),
-    ModelSpec("mlwnet-local", mlwnet.MLWNet, mlwnet.MLWNetConfig(), mlwnet.SIZE_MULTIPLE, True, (), TLCConfig(), 256, 128, True, _MLW, "MLWNet-S with the test-time local converter (train 256, base 384), as the official eval"),
-    ModelSpec("hybridnet", hybridnet.HybridNet, hybridnet.HybridNetConfig(), hybridnet.SIZE_MULTIPLE, True, ("decoder.aux_head",), None, 512, 256, False, _SEED, "HybridNet: NAFNet-style encoder, decoder blocks with FFTformer's DFFN (dim 32)"),
-    ModelSpec("ce-mlwnet", ce_mlwnet.CEMLWNet, ce_mlwnet.CEMLWNetConfig(), ce_mlwnet.SIZE_MULTIPLE, True, ("decoder.head2.", "decoder.head3.", "decoder.head4."), None, 512, 256, True, _SEED, "CE-MLWNet: channel-efficient MLWNet, concat fusion and dilated blocks (dim 32)"),
+    ModelSpec(
+        name="fftformer", builder=fftformer.FFTformer, config=fftformer.FFTformerConfig(),
+        size_multiple=fftformer.SIZE_MULTIPLE, aux_heads=False, training_only_prefixes=(),
+        tlc=None, default_tile=512, default_overlap=256, has_wavelets=False,
+        detect=fftformer.detect,
+        tiny_config={"dim": 8, "num_blocks": (1, 1, 1), "num_refinement_blocks": 1},
+        paper=_FFT,
+        description="FFTformer: frequency-domain self-attention and discriminative FFN transformer (dim 48)",
+    ),
+    ModelSpec(
+        name="mlwnet", builder=mlwnet.MLWNet, config=mlwnet.MLWNetConfig(),
+        size_multiple=mlwnet.SIZE_MULTIPLE, aux_heads=True, training_only_prefixes=(),
+        tlc=None, default_tile=256, default_overlap=128, has_wavelets=True,
+        detect=mlwnet.detect, tiny_config={"dim": 4},
+        paper=_MLW,
+        description="MLWNet-S: multi-scale network with learnable wavelets, global channel attention (dim 32)",
+    ),
+    ModelSpec(
+        name="mlwnet-local", builder=mlwnet.MLWNet, config=mlwnet.MLWNetConfig(),
+        size_multiple=mlwnet.SIZE_MULTIPLE, aux_heads=True, training_only_prefixes=(),
+        tlc=TLCConfig(), default_tile=256, default_overlap=128, has_wavelets=True,
+        detect=None, tiny_config={"dim": 4},
+        paper=_MLW,
+        description="MLWNet-S with the test-time local converter (train 256, base 384), as the official eval",
+    ),
+    ModelSpec(
+        name="hybridnet", builder=hybridnet.HybridNet, config=hybridnet.HybridNetConfig(),
+        size_multiple=hybridnet.SIZE_MULTIPLE, aux_heads=True,
+        training_only_prefixes=("decoder.aux_head",),
+        tlc=None, default_tile=512, default_overlap=256, has_wavelets=False,
+        detect=hybridnet.detect, tiny_config={"dim": 4},
+        paper=_SEED,
+        description="HybridNet: NAFNet-style encoder, decoder blocks with FFTformer's DFFN (dim 32)",
+    ),
+    ModelSpec(
+        name="ce-mlwnet", builder=ce_mlwnet.CEMLWNet, config=ce_mlwnet.CEMLWNetConfig(),
+        size_multiple=ce_mlwnet.SIZE_MULTIPLE, aux_heads=True,
+        training_only_prefixes=("decoder.head2.", "decoder.head3.", "decoder.head4."),
+        tlc=None, default_tile=512, default_overlap=256, has_wavelets=True,
+        detect=ce_mlwnet.detect, tiny_config={"dim": 4},
+        paper=_SEED,
+        description="CE-MLWNet: channel-efficient MLWNet, concat fusion and dilated blocks (dim 32)",
+    ),
 )}
-# fmt: on
 
 
 def _canonical(name: str) -> str:
@@ -83,7 +127,8 @@ def get_spec(name: str) -> ModelSpec:
     key = _canonical(name)
     if key in _REGISTRY:
         return _REGISTRY[key]
-    close = difflib.get_close_matches(key, list(_REGISTRY), n=1)
+    # a strict cutoff: suggest only a near-typo, never an unrelated name
+    close = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.75)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     raise UnknownModelError(f"unknown model '{name}'{hint} (known: {', '.join(_REGISTRY)})")
 
@@ -91,14 +136,14 @@ def get_spec(name: str) -> ModelSpec:
 def create(name: str, **config_overrides: Any) -> nn.Module:
     """Build a registered model in eval mode, published config unless fields are overridden.
 
-    `create("mlwnet", dim=64)` builds MLWNet-B. Unknown config fields raise TypeError naming
-    the valid ones (a typo must not pass silently).
+    `create("mlwnet", dim=64)` builds MLWNet-B. Unknown config fields raise an error naming
+    the valid ones (a typo must not pass silently): InvalidArgumentError.
     """
     spec = get_spec(name)
     fields = {f.name for f in dataclasses.fields(spec.config)}
     unknown = sorted(set(config_overrides) - fields)
     if unknown:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"{spec.name}: unknown config field(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}"
         )
     config = dataclasses.replace(spec.config, **config_overrides)
