@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .defaults import IMAGE_SUFFIXES
 from .errors import DeblurError, ImageError
-from .images import IMAGE_SUFFIXES, WRITE_SUFFIXES, read_image, write_image
+from .files import WRITE_SUFFIXES, read_image, write_image
 from .inference import Restorer, RestoreStats
 
 GLOB_CHARS = set("*?[")

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .atomic import atomic_write_bytes
 from .errors import DeblurError
+from .files import atomic_write_bytes
 
 if TYPE_CHECKING:
     from .datasets import Dataset

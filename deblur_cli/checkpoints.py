@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .atomic import atomic_write_bytes
 from .errors import WeightsError
+from .files import atomic_write_bytes
 from .models import create, get_spec, list_models
 
 CONTAINER_KEYS = ("params", "params_ema", "state_dict")

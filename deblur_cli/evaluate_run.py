@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .atomic import atomic_write_bytes
 from .datasets import Dataset, Pair, Skipped, read_rgb
 from .errors import DatasetError, DeblurError, ImageError
 from .evaluation import (
@@ -26,6 +25,7 @@ from .evaluation import (
     evaluate,
     read_results,
 )
+from .files import atomic_write_bytes
 
 if TYPE_CHECKING:
     import numpy as np

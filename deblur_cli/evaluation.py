@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from . import metrics
-from .atomic import atomic_write_bytes
 from .datasets import Dataset, Pair, Skipped, read_rgb
 from .errors import DatasetError, ImageError
+from .files import atomic_write_bytes
 
 PredictionStream = Iterable[tuple[Pair, np.ndarray | Skipped]]
 # A folder of PNGs named like `Pair.name`, a stream of (pair, float32 H×W×3 RGB in [0, 1], or a

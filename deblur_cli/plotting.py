@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_bytes
 from .errors import DeblurError
+from .files import atomic_write_bytes
 
 INSTALL_HINT = "pip install 'deblur-cli[plot]'"
 MAX_MARKER_AREA = 1600.0  # points^2 for the largest model

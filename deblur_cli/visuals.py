@@ -13,7 +13,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .images import atomic_write_bytes, quantize, write_image
+from .errors import ImageError
+from .files import atomic_write_bytes, quantize, write_image
 
 CompareMode = Literal["side-by-side", "split"]
 COMPARE_MODES: tuple[str, ...] = ("side-by-side", "split")
@@ -45,7 +46,7 @@ def make_gif(
     import imageio.v3 as iio
 
     data = iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=duration_ms, loop=0)
-    return atomic_write_bytes(path, data)
+    return atomic_write_bytes(path, data, ImageError)
 
 
 def make_compare(

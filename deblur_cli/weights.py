@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import __version__
-from .atomic import atomic_write_bytes
 from .errors import WeightsError
+from .files import atomic_write_bytes
 
 if sys.version_info >= (3, 11):
     import tomllib

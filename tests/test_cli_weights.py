@@ -472,7 +472,7 @@ def test_bad_convert(
         out = tmp_path / "m.pt"
         expected = (str(out), "must end in .safetensors")
     else:  # the disk fills up half way through the write
-        import deblur_cli.atomic
+        import deblur_cli.files.atomic
 
         real_fdopen = os.fdopen
 
@@ -490,7 +490,7 @@ def test_bad_convert(
                 self.handle.write(data[:11])
                 raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(deblur_cli.atomic.os, "fdopen", FullDisk)
+        monkeypatch.setattr(deblur_cli.files.atomic.os, "fdopen", FullDisk)
         expected = (str(out), "No space left on device")
     _one_line_error(_invoke("weights", "convert", str(source), str(out), *extra), *expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pth"]  # no output, no temp file

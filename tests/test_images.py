@@ -1,9 +1,9 @@
-"""deblur_cli.images: decoding to float RGB, metadata, rounding, atomic writes, typed errors."""
+"""deblur_cli.files: decoding to float RGB, metadata, rounding, atomic writes, reports, errors."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
+import json
 import os
 import struct
 import zlib
@@ -14,9 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from deblur_cli import images
-from deblur_cli.errors import ImageError
-from deblur_cli.images import quantize, read_image, write_image
+from deblur_cli.errors import DatasetError, ImageError
+from deblur_cli.files import (
+    atomic,
+    quantize,
+    read_image,
+    write_image,
+    write_json,
+    write_json_lines,
+)
 
 RNG = np.random.default_rng(1234)
 
@@ -198,12 +204,6 @@ def test_format_is_taken_from_content_not_suffix(tmp_path: Path) -> None:
     assert read_image(path)[1].format == "png"
 
 
-def test_info_is_frozen() -> None:
-    info = images.ImageInfo(Path("x.png"), "png", 8, "RGB", 1, 1)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        info.bit_depth = 16  # type: ignore[misc]
-
-
 # --------------------------------------------------------------------------- read errors
 
 
@@ -323,7 +323,7 @@ def test_failed_write_leaves_old_file_and_no_temp(
     def broken_replace(src: object, dst: object) -> None:
         raise failure
 
-    monkeypatch.setattr(images.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     expected = ImageError if isinstance(failure, OSError) else KeyboardInterrupt
     with pytest.raises(expected):
         write_image(path, np.zeros((4, 4, 3)))
@@ -344,3 +344,23 @@ def test_overwrite_replaces_content(tmp_path: Path) -> None:
     write_image(path, np.ones((3, 5, 3)))
     rgb, _ = read_image(path)
     assert rgb.shape == (3, 5, 3) and rgb.min() == 1.0
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def test_json_reports_round_trip_and_create_their_folder(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "new" / "r.json", {"psnr": float("inf"), "n": [1, 2]})
+    assert json.loads(path.read_text()) == {"psnr": float("inf"), "n": [1, 2]}
+    assert path.read_text().endswith("}\n")
+    lines = write_json_lines(tmp_path / "r.jsonl", [{"a": 1}, {"b": 2}])
+    assert [json.loads(x) for x in lines.read_text().splitlines()] == [{"a": 1}, {"b": 2}]
+
+
+def test_json_report_failure_raises_the_callers_error(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    with pytest.raises(DatasetError, match=r"blocker.*cannot create its folder"):
+        write_json(tmp_path / "blocker" / "r.json", {}, error=DatasetError)
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(DatasetError, match=r"dir\.json: cannot write"):
+        write_json(tmp_path / "dir.json", {}, error=DatasetError)

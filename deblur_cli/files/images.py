@@ -18,13 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import atomic_write_bytes as _atomic_write
-from .errors import ImageError
+from ..defaults import IMAGE_SUFFIXES
+from ..errors import ImageError, InputArrayError, InvalidArgumentError
+from .atomic import atomic_write_bytes
 
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-"""File suffixes `read_image` accepts (it decides by content, not by suffix)."""
-
-WRITE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# `read_image` decides the format by content; these are the suffixes the encoders follow.
+WRITE_SUFFIXES: tuple[str, ...] = IMAGE_SUFFIXES
 
 _FORMAT_BY_SUFFIX = {
     ".png": "png",
@@ -163,14 +162,14 @@ def write_image(
         known = " ".join(WRITE_SUFFIXES)
         raise ImageError(f"{path}: unsupported output format '{path.suffix}' (use {known})")
     if not 1 <= quality <= 100:
-        raise ValueError(f"quality must be in 1..100, got {quality}")
+        raise InvalidArgumentError(f"quality must be in 1..100, got {quality}")
     image = np.asarray(image)
     if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(f"expected a float image in [0, 1], got dtype {image.dtype}")
+        raise InputArrayError(f"expected a float image in [0, 1], got dtype {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
-        raise ValueError(f"expected an H×W×3 or H×W image, got shape {image.shape}")
+        raise InputArrayError(f"expected an H×W×3 or H×W image, got shape {image.shape}")
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ImageError(f"{path}: cannot write a zero-size image {image.shape}")
 
@@ -181,7 +180,7 @@ def write_image(
     if alpha is not None and fmt in _ALPHA_FORMATS:
         alpha = np.asarray(alpha)
         if alpha.shape != image.shape[:2]:
-            raise ValueError(f"alpha shape {alpha.shape} does not match image {image.shape[:2]}")
+            raise InputArrayError(f"alpha shape {alpha.shape} does not match image {image.shape[:2]}")
         if pixels.ndim == 2:
             pixels = np.repeat(pixels[:, :, None], 3, axis=2)
         pixels = np.concatenate([pixels, quantize(alpha, depth)[:, :, None]], axis=2)
@@ -198,12 +197,7 @@ def write_image(
         raise ImageError(f"{path}: cannot encode as {fmt.upper()} ({_one_line(exc)})") from exc
     if not ok:
         raise ImageError(f"{path}: cannot encode as {fmt.upper()}")
-    return atomic_write_bytes(path, encoded.tobytes())
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` atomically (see `atomic.atomic_write_bytes`); failures raise ImageError."""
-    return _atomic_write(path, data, ImageError)
+    return atomic_write_bytes(path, encoded.tobytes(), ImageError)
 
 
 # --------------------------------------------------------------------------- decoding helpers

@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .errors import DeblurError
+from ..errors import DeblurError
 
 
 def atomic_write_bytes(
