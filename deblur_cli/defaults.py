@@ -97,3 +97,14 @@ ECC_ITERS = 100
 # Latency measurement (protocols §5.3: warm-up runs, then timed runs, as the seed did).
 LATENCY_WARMUP = 20
 LATENCY_ITERS = 100
+# ...but bounded in time, so a slow model on a small CPU cannot run for half an hour: timed runs
+# stop after LATENCY_ITERS passes or LATENCY_TIME_BUDGET seconds per model, whichever first;
+# warm-up after LATENCY_WARMUP passes or this share of the budget (at least one pass of each).
+LATENCY_TIME_BUDGET = 10.0
+LATENCY_WARMUP_SHARE = 0.25
+
+# Profiling input side (protocols §5.3: the seed's complexity table is at 256x256).
+PROFILE_SIZE = 256
+
+# `deblur benchmark`'s tile settings: the seed's three (protocols §4).
+BENCHMARK_TILES = "256/128,512/256,full"
