@@ -5,7 +5,7 @@ and writes files through it.
 """
 
 from .atomic import atomic_write_bytes
-from .images import WRITE_SUFFIXES, ImageInfo, quantize, read_image, write_image
+from .images import WRITE_SUFFIXES, ImageInfo, quantize, read_image, read_rgb, write_image
 from .reports import write_json, write_json_lines
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "atomic_write_bytes",
     "quantize",
     "read_image",
+    "read_rgb",
     "write_image",
     "write_json",
     "write_json_lines",

@@ -80,23 +80,7 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
         ImageError: missing, unreadable, empty, zero-size, unsupported or corrupt file.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    fmt = _sniff_format(data)
-    if fmt is None:
-        raise ImageError(
-            f"{path}: unsupported image format (expected PNG, JPEG, BMP, TIFF or WebP)"
-        )
-    header = _header_size(data, fmt)
-    if header is not None and 0 in header:
-        raise ImageError(f"{path}: zero-size image ({header[1]}x{header[0]})")
-
-    with _quiet_opencv():
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if decoded is None:
-        raise ImageError(f"{path}: corrupt or truncated {fmt.upper()} data")
-    if decoded.size == 0:
-        raise ImageError(f"{path}: zero-size image ({decoded.shape[1]}x{decoded.shape[0]})")
-
+    decoded, fmt, data = _decode(path)
     orientation = _exif_orientation(data, fmt)
     decoded = _apply_orientation(decoded, orientation)
     if decoded.ndim == 2:
@@ -126,6 +110,30 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
         alpha=alpha,
     )
     return rgb, info
+
+
+def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image as uint8 RGB H×W×3 the way the evaluation protocols read files
+    (datasets.md §3 rule 5): 16-bit samples scaled to 8 bits with rounding, alpha dropped,
+    gray replicated, EXIF orientation ignored (like skimage.io in the official scripts).
+
+    Raises:
+        ImageError: as `read_image`, and for float samples (8- or 16-bit expected).
+    """
+    path = Path(path)
+    decoded, _, _ = _decode(path)
+    if decoded.dtype == np.uint16:
+        decoded = ((decoded.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    elif decoded.dtype != np.uint8:
+        raise ImageError(f"{path}: unsupported sample type {decoded.dtype} (8- or 16-bit expected)")
+    if decoded.ndim == 2:
+        decoded = decoded[:, :, None]
+    channels = decoded.shape[2]
+    if channels not in _MODES:
+        raise ImageError(f"{path}: unsupported channel count {channels}")
+    if channels <= 2:  # gray, or gray + alpha
+        return np.ascontiguousarray(np.repeat(decoded[:, :, :1], 3, axis=2))
+    return np.ascontiguousarray(decoded[:, :, 2::-1])  # BGR or BGRA -> RGB
 
 
 def quantize(image: np.ndarray, bit_depth: int = 8) -> np.ndarray:
@@ -201,6 +209,28 @@ def write_image(
 
 
 # --------------------------------------------------------------------------- decoding helpers
+
+
+def _decode(path: Path) -> tuple[np.ndarray, str, bytes]:
+    """The stored samples as OpenCV decodes them (BGR order, native dtype), the format and the
+    file's bytes: what `read_image` and `read_rgb` share."""
+    data = _read_bytes(path)
+    fmt = _sniff_format(data)
+    if fmt is None:
+        raise ImageError(
+            f"{path}: unsupported image format (expected PNG, JPEG, BMP, TIFF or WebP)"
+        )
+    header = _header_size(data, fmt)
+    if header is not None and 0 in header:
+        raise ImageError(f"{path}: zero-size image ({header[1]}x{header[0]})")
+
+    with _quiet_opencv():
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise ImageError(f"{path}: corrupt or truncated {fmt.upper()} data")
+    if decoded.size == 0:
+        raise ImageError(f"{path}: zero-size image ({decoded.shape[1]}x{decoded.shape[0]})")
+    return decoded, fmt, data
 
 
 def _read_bytes(path: Path) -> bytes:
