@@ -108,3 +108,7 @@ PROFILE_SIZE = 256
 
 # `deblur benchmark`'s tile settings: the seed's three (protocols §4).
 BENCHMARK_TILES = "256/128,512/256,full"
+
+# "Did you mean" for unknown model and weights names: difflib ratio at or above this only, so a
+# near-typo is suggested ("mlwnet.gopro-w46") and an unrelated name never is.
+NAME_SUGGESTION_CUTOFF = 0.75
