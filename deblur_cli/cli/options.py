@@ -1,46 +1,66 @@
-"""Options shared by several subcommands, declared once."""
+"""Options shared by several subcommands, declared once. Choices and defaults come from
+`deblur_cli.defaults` (torch-free), which the core reads too."""
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
 
 import typer
+
+from ..defaults import (
+    Align,
+    Blend,
+    Compare,
+    DatasetName,
+    Device,
+    GoproBlur,
+    Placement,
+    Precision,
+    Split,
+    SsimVariant,
+)
+
+__all__ = [
+    "TILE_HELP",
+    "Align",
+    "Blend",
+    "Compare",
+    "DatasetName",
+    "Device",
+    "GoproBlur",
+    "ItersOption",
+    "JsonOption",
+    "Placement",
+    "Precision",
+    "Split",
+    "SsimVariant",
+    "TimeBudgetOption",
+    "WarmupOption",
+]
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON to stdout instead of a table.")
 ]
 
-
-# Choices shared by restore, evaluate and benchmark.
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
-
-
-class Precision(str, Enum):
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
-
-
-class Blend(str, Enum):
-    cosine = "cosine"
-    hamming = "hamming"
-
-
-class Placement(str, Enum):
-    even = "even"
-    seed = "seed"
-
-
-class Compare(str, Enum):
-    side_by_side = "side-by-side"
-    split = "split"
+# Latency timing, shared by `profile` and `benchmark --speed` (protocols §5.3).
+ItersOption = Annotated[
+    int, typer.Option(min=1, help="Timed forward passes at most (fewer if --time-budget runs out).")
+]
+WarmupOption = Annotated[
+    int,
+    typer.Option(
+        min=0, help="Untimed warm-up passes at most (bounded by a share of --time-budget)."
+    ),
+]
+TimeBudgetOption = Annotated[
+    float,
+    typer.Option(
+        "--time-budget",
+        min=0.0,
+        help="Seconds of timed passes per model: timing stops at --iters passes or this, "
+        "whichever comes first (0 = no limit: always --iters).",
+    ),
+]
 
 
 TILE_HELP = (
@@ -48,32 +68,3 @@ TILE_HELP = (
     "Default per model, the seed's best setting: fftformer 512/256, mlwnet and mlwnet-local "
     "256/128, hybridnet 512/256, ce-mlwnet 512/256 (tile/overlap)."
 )
-
-
-class DatasetName(str, Enum):
-    realblur_j = "realblur-j"
-    realblur_r = "realblur-r"
-    gopro = "gopro"
-    paired = "paired"
-
-
-class Split(str, Enum):
-    test = "test"
-    train = "train"
-
-
-class Align(str, Enum):
-    ecc = "ecc"
-    none = "none"
-
-
-class SsimVariant(str, Enum):  # metrics.SSIM_VARIANTS
-    realblur = "realblur"
-    ssim3d = "ssim3d"
-    skimage = "skimage"
-    basicsr2d = "basicsr2d"
-
-
-class GoproBlur(str, Enum):
-    blur = "blur"
-    blur_gamma = "blur_gamma"
