@@ -6,12 +6,12 @@ import io
 import json
 import os
 import struct
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers.images import png_header_only, tiff_bytes
 from PIL import Image, ImageOps
 
 from deblur_cli.errors import DatasetError, ImageError
@@ -30,20 +30,6 @@ RNG = np.random.default_rng(1234)
 def _raw(path: Path) -> np.ndarray:
     """Stored samples, OpenCV order (BGR/BGRA), no conversion."""
     return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b""))
-        + chunk(b"IEND", b"")
-    )
 
 
 # --------------------------------------------------------------------------- reading
@@ -221,8 +207,13 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "garbage_png": (b"\x89PNG\r\n\x1a\n" + b"x" * 200, "corrupt or truncated PNG"),
         "truncated_png": (good_png[: len(good_png) // 2], "corrupt or truncated PNG"),
         "truncated_jpg": (good_jpg[: len(good_jpg) // 2], "corrupt or truncated JPEG"),
-        "zero_png": (_png_header_only(0, 5), "zero-size image (0x5)"),
+        "zero_png": (png_header_only(0, 5), "zero-size image (0x5)"),
         "zero_bmp": (bytes(bmp), "zero-size image (0x3)"),
+        # OpenCV raises cv2.error above its pixel limit instead of returning None
+        "huge_png": (png_header_only(100_000, 100_000), "too large to decode (100000x100000)"),
+        # libpng prints "libpng error: Not enough image data" straight to fd 2
+        "no_pixel_data": (png_header_only(64, 64), "corrupt or truncated PNG"),
+        "five_channel_tiff": (tiff_bytes(np.zeros((4, 5, 5), np.uint8)), "unsupported: 5 channels"),
     }
     out = {}
     for name, (data, message) in files.items():
@@ -243,6 +234,9 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "truncated_jpg",
         "zero_png",
         "zero_bmp",
+        "huge_png",
+        "no_pixel_data",
+        "five_channel_tiff",
     ],
 )
 def test_bad_files_raise_image_error_naming_file_and_problem(
@@ -253,7 +247,7 @@ def test_bad_files_raise_image_error_naming_file_and_problem(
         read_image(path)
     text = str(excinfo.value)
     assert str(path) in text and message in text and "\n" not in text
-    assert capfd.readouterr().err == ""  # OpenCV's own logging is silenced
+    assert capfd.readouterr().err == ""  # OpenCV's logging and libpng's messages are silenced
 
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:
@@ -364,3 +358,11 @@ def test_json_report_failure_raises_the_callers_error(tmp_path: Path) -> None:
     (tmp_path / "dir.json").mkdir()
     with pytest.raises(DatasetError, match=r"dir\.json: cannot write"):
         write_json(tmp_path / "dir.json", {}, error=DatasetError)
+
+
+def test_only_libpng_lines_are_dropped_from_native_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    from deblur_cli.files.images import _native_stderr_filtered
+
+    with _native_stderr_filtered(True):
+        os.write(2, b"progress 1/2\nlibpng error: Not enough image data\nlibpng warning: x\n")
+    assert capfd.readouterr().err == "progress 1/2\n"

@@ -7,10 +7,10 @@ WebP and PNG files (OpenCV applies TIFF orientation itself, even with IMREAD_UNC
 from __future__ import annotations
 
 import contextlib
-import io
 import os
-import struct
-import warnings
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 from ..defaults import IMAGE_SUFFIXES
 from ..errors import ImageError, InputArrayError, InvalidArgumentError
 from .atomic import atomic_write_bytes
+from .formats import Header, apply_orientation, exif_orientation, read_header, sniff_format
 
 # `read_image` decides the format by content; these are the suffixes the encoders follow.
 WRITE_SUFFIXES: tuple[str, ...] = IMAGE_SUFFIXES
@@ -37,9 +38,9 @@ _FORMAT_BY_SUFFIX = {
 _SIXTEEN_BIT_FORMATS = ("png", "tiff")
 _ALPHA_FORMATS = ("png", "tiff", "webp", "bmp")
 _MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
-_JPEG_SOF_MARKERS = frozenset(
-    {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-)
+_MAX_CHANNELS = max(_MODES)
+# One native-stderr redirection at a time: fd 2 is process-wide.
+_STDERR_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
     """
     path = Path(path)
     decoded, fmt, data = _decode(path)
-    orientation = _exif_orientation(data, fmt)
-    decoded = _apply_orientation(decoded, orientation)
+    orientation = exif_orientation(data, fmt)
+    decoded = apply_orientation(decoded, orientation)
     if decoded.ndim == 2:
         decoded = decoded[:, :, None]
     channels = decoded.shape[2]
@@ -213,24 +214,48 @@ def write_image(
 
 def _decode(path: Path) -> tuple[np.ndarray, str, bytes]:
     """The stored samples as OpenCV decodes them (BGR order, native dtype), the format and the
-    file's bytes: what `read_image` and `read_rgb` share."""
+    file's bytes: what `read_image` and `read_rgb` share. Every decoder failure (OpenCV's
+    pixel limit included) becomes one ImageError line naming the file."""
     data = _read_bytes(path)
-    fmt = _sniff_format(data)
+    fmt = sniff_format(data)
     if fmt is None:
         raise ImageError(
             f"{path}: unsupported image format (expected PNG, JPEG, BMP, TIFF or WebP)"
         )
-    header = _header_size(data, fmt)
-    if header is not None and 0 in header:
-        raise ImageError(f"{path}: zero-size image ({header[1]}x{header[0]})")
-
-    with _quiet_opencv():
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    header = read_header(data, fmt)
+    if header is not None:
+        _check_header(path, header)
+    try:
+        with _quiet_opencv(), _native_stderr_filtered(fmt == "png"):
+            decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ImageError(_decoder_failure(path, fmt, header, exc)) from None
     if decoded is None:
         raise ImageError(f"{path}: corrupt or truncated {fmt.upper()} data")
     if decoded.size == 0:
         raise ImageError(f"{path}: zero-size image ({decoded.shape[1]}x{decoded.shape[0]})")
     return decoded, fmt, data
+
+
+def _check_header(path: Path, header: Header) -> None:
+    if header.height == 0 or header.width == 0:
+        raise ImageError(f"{path}: zero-size image ({header.width}x{header.height})")
+    if header.channels is not None and header.channels > _MAX_CHANNELS:
+        raise ImageError(
+            f"{path}: unsupported: {header.channels} channels "
+            f"(gray, gray+alpha, RGB or RGBA expected)"
+        )
+
+
+def _decoder_failure(path: Path, fmt: str, header: Header | None, exc: cv2.error) -> str:
+    text = _one_line(exc)
+    if "CV_IO_MAX_IMAGE_PIXELS" in text:
+        size = f" ({header.width}x{header.height})" if header is not None else ""
+        return (
+            f"{path}: image too large to decode{size}: over OpenCV's pixel limit "
+            "(the OPENCV_IO_MAX_IMAGE_PIXELS environment variable raises it)"
+        )
+    return f"{path}: cannot decode {fmt.upper()} data ({text})"
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -245,82 +270,6 @@ def _read_bytes(path: Path) -> bytes:
     if not data:
         raise ImageError(f"{path}: empty file (0 bytes)")
     return data
-
-
-def _sniff_format(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith(b"BM"):
-        return "bmp"
-    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "tiff"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
-def _header_size(data: bytes, fmt: str) -> tuple[int, int] | None:
-    """(height, width) from a PNG/BMP/JPEG header, so a zero-size file is named as such
-    (the decoders only say "invalid") and never reaches libpng, which writes to stderr."""
-    if fmt == "png" and len(data) >= 24 and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return height, width
-    if fmt == "bmp" and len(data) >= 26:
-        width, height = struct.unpack("<ii", data[18:26])
-        return abs(height), abs(width)
-    if fmt == "jpeg":
-        pos = 2
-        while pos + 9 <= len(data):
-            if data[pos] != 0xFF:
-                return None
-            marker = data[pos + 1]
-            if marker in _JPEG_SOF_MARKERS:
-                height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-                return height, width
-            if marker == 0xFF:  # fill byte
-                pos += 1
-                continue
-            pos += 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-    return None
-
-
-def _exif_orientation(data: bytes, fmt: str) -> int:
-    """EXIF orientation (1-8) of a JPEG, WebP or PNG; 1 when absent or unreadable."""
-    if fmt not in ("jpeg", "webp", "png") or (fmt == "png" and b"eXIf" not in data):
-        return 1
-    from PIL import Image  # Pillow ships with imageio; only the header and EXIF are parsed
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DecompressionBombWarning on huge photos
-            with Image.open(io.BytesIO(data)) as im:
-                value = im.getexif().get(0x0112, 1)
-    except Exception:  # a broken EXIF block must not make the image unreadable
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
-    """Rotate/flip as EXIF orientation says (the same table as Pillow's exif_transpose)."""
-    if orientation == 2:
-        array = array[:, ::-1]
-    elif orientation == 3:
-        array = array[::-1, ::-1]
-    elif orientation == 4:
-        array = array[::-1]
-    elif orientation == 5:
-        array = array.swapaxes(0, 1)
-    elif orientation == 6:
-        array = np.rot90(array, -1)
-    elif orientation == 7:
-        array = array[::-1, ::-1].swapaxes(0, 1)
-    elif orientation == 8:
-        array = np.rot90(array, 1)
-    else:
-        return array
-    return np.ascontiguousarray(array)
 
 
 def _to_unit_float(array: np.ndarray, path: Path) -> tuple[np.ndarray, int]:
@@ -351,3 +300,39 @@ def _quiet_opencv() -> Iterator[None]:
 def _one_line(exc: cv2.error) -> str:
     text = str(getattr(exc, "err", "") or exc)
     return " ".join(text.split()) or "unknown error"
+
+
+@contextlib.contextmanager
+def _native_stderr_filtered(active: bool) -> Iterator[None]:
+    """Drop the `libpng error:`/`libpng warning:` lines libpng prints straight to file
+    descriptor 2 (OpenCV keeps libpng's default handlers, which no log level silences).
+
+    Everything else written to fd 2 meanwhile (a progress bar refreshed by another thread) is
+    kept and written out afterwards, in order. Redirection is serialised by a lock; where fd 2
+    cannot be duplicated (no stderr at all) it does nothing.
+    """
+    if not active:
+        yield
+        return
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):
+            yield
+            return
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                captured.seek(0)
+                kept = [
+                    line
+                    for line in captured.read().splitlines(keepends=True)
+                    if not line.startswith((b"libpng error", b"libpng warning"))
+                ]
+                if kept:
+                    os.write(2, b"".join(kept))
