@@ -1,0 +1,55 @@
+"""What a latency figure was measured on (device, library versions, threads), and the scoped
+runtime settings a measurement changes: thread count and cudnn.benchmark, restored after use."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Environment:
+    device: str
+    device_name: str
+    torch: str
+    cuda: str | None
+    cudnn: int | None
+    cudnn_benchmark: bool
+    threads: int
+    python: str
+
+
+def environment(device: torch.device, cudnn_benchmark: bool) -> Environment:
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine()
+    return Environment(
+        device=device.type,
+        device_name=name,
+        torch=torch.__version__,
+        cuda=torch.version.cuda,
+        cudnn=torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        cudnn_benchmark=cudnn_benchmark,
+        threads=torch.get_num_threads(),
+        python=platform.python_version(),
+    )
+
+
+@contextmanager
+def scoped_runtime(threads: int | None, cudnn_benchmark: bool) -> Iterator[None]:
+    """Set torch's CPU thread count (None keeps it) and cudnn.benchmark; restore both after."""
+    threads_before = torch.get_num_threads()
+    benchmark_before = torch.backends.cudnn.benchmark
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads_before)
+        torch.backends.cudnn.benchmark = benchmark_before
