@@ -88,6 +88,9 @@ DEVICES: tuple[str, ...] = tuple(d.value for d in Device)
 BLENDS: tuple[str, ...] = tuple(b.value for b in Blend)
 PLACEMENTS: tuple[str, ...] = tuple(p.value for p in Placement)
 
+# The model `restore` and `evaluate` use when neither --model nor --weights is given.
+DEFAULT_MODEL = "ce-mlwnet"
+
 # Image files (decided by content when read; the suffix picks the encoder when written).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
