@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics
+from .defaults import ECC_ITERS
 from .datasets import Dataset, Pair, Skipped, read_rgb
 from .errors import DatasetError, ImageError
 from .files import atomic_write_bytes
@@ -42,7 +43,7 @@ class Protocol:
 
     align: bool
     ssim: str
-    ecc_iters: int = metrics.DEFAULT_ECC_ITERS
+    ecc_iters: int = ECC_ITERS
     quantize: bool = True
 
     def __post_init__(self) -> None:
@@ -69,7 +70,7 @@ def default_protocol(
     *,
     align: bool | None = None,
     ssim: str | None = None,
-    ecc_iters: int = metrics.DEFAULT_ECC_ITERS,
+    ecc_iters: int = ECC_ITERS,
     quantize: bool = True,
 ) -> Protocol:
     """§1.6 defaults: RealBlur -> ECC + masked SSIM; GoPro and paired folders -> no alignment
@@ -324,7 +325,7 @@ def write_png(path: Path, image: np.ndarray) -> Path:
     atomically (temporary file, then rename)."""
     import cv2
 
-    pixels = metrics.quantize(image)
+    pixels = metrics.as_uint8(image)
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(pixels[:, :, ::-1]))
     if not ok:
         raise ImageError(f"{path}: cannot encode PNG")
@@ -471,7 +472,7 @@ def evaluate(
             if problem:
                 skip(pair, Skipped(str(pair.blur), problem))
                 continue
-            image = metrics.quantize(image) if protocol.quantize else np.asarray(image, np.float32)
+            image = metrics.as_uint8(image) if protocol.quantize else np.asarray(image, np.float32)
             save_to = out_dir / pair.name if out_dir is not None else None
             yield _Task(pair.name, pair.sharp, image, protocol, save_to), pair
         for pair in pending:

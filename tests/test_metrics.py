@@ -12,12 +12,12 @@ from skimage import data
 from skimage.metrics import structural_similarity
 
 from deblur_cli import metrics
+from deblur_cli.files import quantize
 from deblur_cli.metrics import (
     ecc_align,
     masked_ssim,
     psnr,
     psnr_realblur,
-    quantize,
     score_image,
     score_realblur,
     score_unaligned,
@@ -278,8 +278,17 @@ def test_psnr_uint8_peak_255() -> None:
 def test_quantize_rounds_half_up_and_clips() -> None:
     v = np.array([-0.2, 0.0, 0.49 / 255, 0.5 / 255, 254.5 / 255, 1.0, 1.7, np.nan], np.float32)
     assert quantize(v).tolist() == [0, 0, 0, 1, 255, 255, 255, 0]
+    # bit-identical to the official writers' float32 floor(clip(x) * 255 + 0.5) (§1.1), also
+    # on the exact half steps where float64 arithmetic or np.round would differ
+    x = np.concatenate([
+        np.random.default_rng(0).random(100_000, dtype=np.float32),
+        (np.arange(256, dtype=np.float32) + np.float32(0.5)) / np.float32(255),
+    ])  # fmt: skip
+    official = np.floor(np.clip(x, 0, 1) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
+    assert np.array_equal(quantize(x), official)
+    # an 8-bit prediction is already quantised: the metrics take it as it is
     u = np.arange(256, dtype=np.uint8)
-    assert quantize(u) is u
+    assert metrics.as_uint8(u) is u and np.array_equal(metrics.as_uint8(u / 255), u)
 
 
 def test_ecc_failure_falls_back_to_identity() -> None:
