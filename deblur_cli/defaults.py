@@ -94,6 +94,10 @@ DEFAULT_MODEL = "ce-mlwnet"
 # Image files (decided by content when read; the suffix picks the encoder when written).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
+# `deblur restore` outputs: `<stem><RESTORE_SUFFIX>.<ext>`, JPEG/WebP written at IMAGE_QUALITY.
+RESTORE_SUFFIX = "_deblurred"
+IMAGE_QUALITY = 95
+
 # Evaluation (protocols §1.1 step 2: the official script hard-codes 100 ECC iterations).
 ECC_ITERS = 100
 
