@@ -8,7 +8,7 @@ import torch
 
 from .models import create, get_spec, list_models
 from .profiling import count_parameters
-from .weights import load_registry
+from .weights import weights_by_model
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,8 @@ class ModelInfo:
     weights: tuple[str, ...]
 
 
-def _weights_for(model_name: str) -> tuple[str, ...]:
-    """Names of the registry's weights built as `model_name` (a broken registry raises)."""
-    return tuple(name for name, entry in load_registry().items() if entry.model == model_name)
-
-
-def model_info(name: str) -> ModelInfo:
+def model_info(name: str, weights: tuple[str, ...] | None = None) -> ModelInfo:
+    """`weights`: the names built as this model (default: registry and imported ones)."""
     spec = get_spec(name)
     with torch.device("meta"):  # shapes only: no memory, no random init
         params = count_parameters(create(spec.name))
@@ -46,9 +42,10 @@ def model_info(name: str) -> ModelInfo:
         aux_heads=spec.aux_heads,
         tlc=spec.tlc is not None,
         has_wavelets=spec.has_wavelets,
-        weights=_weights_for(spec.name),
+        weights=weights_by_model().get(spec.name, ()) if weights is None else weights,
     )
 
 
 def list_model_infos() -> list[ModelInfo]:
-    return [model_info(name) for name in list_models()]
+    by_model = weights_by_model()  # a broken registry or cache index raises
+    return [model_info(name, by_model.get(name, ())) for name in list_models()]
