@@ -143,7 +143,7 @@ def test_unwritable_output_path_is_a_file(tmp_path: Path, ckpt: Path) -> None:
 
 def test_missing_weights_offline_names_the_fetch_command(tmp_path: Path, monkeypatch) -> None:
     registry = tmp_path / "reg.toml"
-    text = (Path(__file__).resolve().parents[1] / "weights.toml").read_text()
+    text = (Path(__file__).resolve().parents[1] / "deblur_cli" / "data" / "weights.toml").read_text()
     # Point every entry at a closed local port: the same path as being offline.
     text = re.sub(r'source = "[^"]*"', 'source = "http://127.0.0.1:9/none.pth"', text)
     registry.write_text(text)

@@ -171,17 +171,25 @@ def import_(
     name: Annotated[
         str, typer.Option("--name", help="A registry name, or a new name to register it under.")
     ],
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace weights already cached under NAME."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Copy a local checkpoint into the cache after detecting and strictly checking it."""
+    from rich.markup import escape
+
     from ..weights import import_weights, load_registry
-    from .output import emit
+    from .output import emit, stderr
     from .render import import_summary
 
     with _errors_about(str(file)):
         with _progress() as progress:
-            result = import_weights(file, name, progress=progress)
+            result = import_weights(file, name, progress=progress, overwrite=overwrite)
         in_registry = name in load_registry()
+    for earlier in result.replaced:
+        stderr.print(f"{escape(name)}: replaced {escape(str(earlier))}", highlight=False)
     if in_registry and result.record_hash and result.verified_by == "structure":
         _hash_hint(name, result.sha256)
     emit(result, as_json, import_summary)
