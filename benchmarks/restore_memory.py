@@ -23,10 +23,17 @@ import numpy as np
 def _child(args: argparse.Namespace) -> None:
     import torch
 
-    from deblur_cli.batch import Job, OutputOptions, run_jobs
-    from deblur_cli.inference import Restorer, TileSettings
+    from deblur_cli.inference import (
+        Job,
+        OutputOptions,
+        Restorer,
+        TileSettings,
+        keep_freed_memory,
+        run_jobs,
+    )
     from deblur_cli.models import create, get_spec
 
+    keep_freed_memory()  # as `deblur restore` does on CPU
     torch.manual_seed(0)
     spec = get_spec(args.model)
     tiles = None if args.tile is None else TileSettings(args.tile, args.overlap)

@@ -34,9 +34,11 @@ SETTINGS = [(512, 256), (256, 128), (0, 0)]
 def _restorer(args: argparse.Namespace, path: str, tile: int, overlap: int, **extra):
     import torch
 
-    from deblur_cli.inference import Restorer, TileSettings
+    from deblur_cli.inference import Restorer, TileSettings, keep_freed_memory
     from deblur_cli.models import create, get_spec
 
+    if args.device == "cpu":
+        keep_freed_memory()  # as `deblur restore` does; the seed path opts out through the env
     spec = get_spec(args.model)
     torch.manual_seed(0)
     model = create(spec.name)

@@ -5,30 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.restore import perturbed, tiny_checkpoint
 from torch import nn
 
-from deblur_cli.errors import DeblurError
-from deblur_cli.inference import (
+from deblur_cli.defaults import PRECISIONS
+from deblur_cli.errors import (
+    InputArrayError,
+    InvalidArgumentError,
     RestoreError,
+)
+from deblur_cli.inference import (
+    AUTOCAST_DTYPES,
     Restorer,
     TileSettings,
+    cudnn_benchmark,
     default_tiles,
+    default_weights,
+    load_for_inference,
     resolve_device,
+    resolve_tiles,
     restore_image,
+    torch_threads,
 )
-from deblur_cli.models import create, get_spec
-
-SMALL_FFT = {"dim": 8, "num_blocks": (1, 1, 1), "num_refinement_blocks": 1}
-
-
-def _perturbed(name: str, **cfg) -> nn.Module:
-    torch.manual_seed(0)
-    model = create(name, **cfg)
-    with torch.no_grad():  # zero-initialised residual scales would make every block an identity
-        for key, p in model.named_parameters():
-            if key.endswith(("beta", "gamma", "alpha")):
-                p.normal_(0, 0.5)
-    return model
+from deblur_cli.inference import runtime as runtime_module
+from deblur_cli.models import get_spec
 
 
 class Shift(nn.Module):
@@ -61,7 +61,7 @@ def test_tta_of_an_equivariant_model_is_exact() -> None:
 
 
 def test_tta_averages_eight_views_of_a_real_network() -> None:
-    model = _perturbed("ce-mlwnet", dim=4)
+    model = perturbed("ce-mlwnet")
     img = np.random.RandomState(2).rand(32, 48, 3).astype(np.float32)
     spec = get_spec("ce-mlwnet")
     plain = Restorer(model, spec, device="cpu", tiles=TileSettings(0, 0)).restore(img)[0]
@@ -70,7 +70,7 @@ def test_tta_averages_eight_views_of_a_real_network() -> None:
 
 
 def test_tiled_agrees_with_whole_image_away_from_seams() -> None:
-    model = _perturbed("fftformer", **SMALL_FFT)
+    model = perturbed("fftformer")
     spec = get_spec("fftformer")
     img = np.random.RandomState(0).rand(200, 260, 3).astype(np.float32)
     whole = Restorer(model, spec, device="cpu", tiles=TileSettings(0, 0)).restore(img)[0]
@@ -81,7 +81,7 @@ def test_tiled_agrees_with_whole_image_away_from_seams() -> None:
 
 
 def test_restore_image_function_uses_the_models_registry_entry() -> None:
-    model = _perturbed("mlwnet", dim=4)
+    model = perturbed("mlwnet")
     img = np.random.RandomState(3).rand(30, 45, 3).astype(np.float32)
     out = restore_image(model, img, tile=32, overlap=16)
     ref = Restorer(model, get_spec("mlwnet"), device="cpu", tiles=TileSettings(32, 16)).restore(img)[0]
@@ -90,7 +90,7 @@ def test_restore_image_function_uses_the_models_registry_entry() -> None:
 
 
 def test_bf16_autocast_on_cpu() -> None:
-    model = _perturbed("hybridnet", dim=4)
+    model = perturbed("hybridnet")
     img = np.random.RandomState(4).rand(64, 64, 3).astype(np.float32)
     spec = get_spec("hybridnet")
     fp32 = Restorer(model, spec, device="cpu", tiles=TileSettings(0, 0)).restore(img)[0]
@@ -143,23 +143,26 @@ def test_defaults_come_from_the_registry() -> None:
     assert default_tiles(spec, torch.device("cuda")).tile_batch == 4
 
 
-@pytest.mark.parametrize("device", ["cuda", "tpu"])
-def test_unavailable_devices_are_errors(device: str) -> None:
-    if device == "cuda" and torch.cuda.is_available():
-        pytest.fail("this test expects a CPU-only machine; run the suite without a GPU")
-    with pytest.raises(DeblurError):
-        resolve_device(device)
+def test_unavailable_and_unknown_devices_are_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # also on a GPU machine
+    with pytest.raises(RestoreError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(InvalidArgumentError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
 
 
 def test_unknown_precision_is_an_error() -> None:
-    with pytest.raises(DeblurError, match="precision"):
+    with pytest.raises(InvalidArgumentError, match="precision"):
         Restorer(Shift(), get_spec("ce-mlwnet"), device="cpu", precision="fp8")
+
+
+def test_every_precision_name_has_an_autocast_dtype() -> None:
+    assert tuple(AUTOCAST_DTYPES) == PRECISIONS
 
 
 @pytest.mark.parametrize("name", ["hybridnet", "ce-mlwnet", "fftformer"])
 def test_channels_last_gives_the_same_result(name: str) -> None:
-    cfg = SMALL_FFT if name == "fftformer" else {"dim": 4}
-    model = _perturbed(name, **cfg)
+    model = perturbed(name)
     spec = get_spec(name)
     img = np.random.RandomState(7).rand(64, 64, 3).astype(np.float32)
     ref = Restorer(model, spec, device="cpu", channels_last=False, tiles=TileSettings(0, 0)).restore(img)[0]
@@ -171,12 +174,120 @@ def test_channels_last_gives_the_same_result(name: str) -> None:
 
 
 def test_resolve_tiles_applies_user_choices_to_registry_defaults() -> None:
-    from deblur_cli.inference import resolve_tiles
-
     spec, cpu = get_spec("mlwnet"), torch.device("cpu")
     assert resolve_tiles(spec, cpu) == TileSettings(256, 128, 4)  # 4 tiles of 256 per forward
     assert resolve_tiles(spec, cpu, tile=512) == TileSettings(512, 256, 1)
     assert resolve_tiles(spec, cpu, tile=0, overlap=64).overlap == 0
     assert resolve_tiles(spec, torch.device("cuda"), tile=512).tile_batch == 4
-    with pytest.raises(DeblurError, match="must be smaller"):
+    with pytest.raises(InvalidArgumentError, match="must be smaller"):
         resolve_tiles(spec, cpu, tile=64, overlap=64)
+
+
+@pytest.mark.parametrize("tile_batch", [0, -3])
+def test_tile_batch_below_one_is_an_error_not_the_default(tile_batch: int) -> None:
+    spec, cpu = get_spec("mlwnet"), torch.device("cpu")
+    with pytest.raises(InvalidArgumentError, match="tile batch must be at least 1"):
+        resolve_tiles(spec, cpu, tile_batch=tile_batch)
+    with pytest.raises(InvalidArgumentError, match="tile batch"):
+        TileSettings(256, 128, tile_batch)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [dict(tile=-1, overlap=0), dict(tile=64, overlap=-1), dict(tile=64, overlap=8, blend="box"),
+     dict(tile=64, overlap=8, placement="random"), dict(tile=64, overlap=8, margin=-1)],
+)  # fmt: skip
+def test_tile_settings_are_checked_when_built(settings: dict) -> None:
+    with pytest.raises(InvalidArgumentError):
+        TileSettings(**settings)
+
+
+# --- the public API checks what it is given (issue 10, defect 7) -----------------------------
+
+
+def _restorer() -> Restorer:
+    return Restorer(Shift(), get_spec("ce-mlwnet"), device="cpu", tiles=TileSettings(0, 0))
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.full((16, 16, 3), 200, np.uint8), r"got dtype uint8; convert with image\.astype\(np\.float32\) / 255"),
+        (np.zeros((16, 16, 3), np.uint16), r"/ 65535"),
+        (np.zeros((16, 16), np.float32), r"got gray \(16, 16\); replicate it"),
+        (np.zeros((16, 16, 1), np.float32), "got gray"),
+        (np.zeros((16, 16, 4), np.float32), r"RGBA\?\); pass image\[:, :, :3\]"),
+        (np.zeros((3, 16, 16), np.float32), r"H×W×3 RGB image, got shape \(3, 16, 16\)"),
+        (np.zeros((0, 16, 3), np.float32), "non-empty"),
+        (np.full((16, 16, 3), 255.0, np.float32), r"values in \[0, 1\], found 255\.\.255"),
+        (np.full((16, 16, 3), np.nan, np.float32), "NaN"),
+        (torch.zeros(1, 3, 16, 16), "restore_tensor"),
+        ([[0.5, 0.5, 0.5]], "got list"),
+    ],
+)  # fmt: skip
+def test_restore_refuses_what_it_cannot_restore_faithfully(image: object, message: str) -> None:
+    with pytest.raises(InputArrayError, match=message):
+        _restorer().restore(image)  # type: ignore[arg-type]
+
+
+def test_restore_accepts_float64_and_returns_float32() -> None:
+    img = np.random.RandomState(8).rand(20, 24, 3) * 0.8
+    out, _ = _restorer().restore(img)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, img + 0.1, atol=1e-6)
+
+
+@pytest.mark.parametrize("x", [torch.zeros(3, 16, 16), torch.zeros(2, 3, 16, 16),
+                               torch.zeros(1, 3, 16, 16, dtype=torch.uint8)])  # fmt: skip
+def test_restore_tensor_checks_shape_and_dtype(x: torch.Tensor) -> None:
+    with pytest.raises(InputArrayError):
+        _restorer().restore_tensor(x)
+
+
+@pytest.mark.parametrize("resize_long", [0, -5])
+def test_resize_long_below_one_is_an_error(resize_long: int) -> None:
+    with pytest.raises(InvalidArgumentError, match="resize_long"):
+        _restorer().restore(np.zeros((20, 30, 3), np.float32), resize_long=resize_long)
+
+
+# --- process-wide settings are scoped or explicit (issue 10, "Errors") -----------------------
+
+
+def test_threads_and_cudnn_benchmark_are_restored_after_use() -> None:
+    threads, bench = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    with torch_threads(1), cudnn_benchmark(not bench):
+        assert torch.get_num_threads() == 1 and torch.backends.cudnn.benchmark is not bench
+    assert torch.get_num_threads() == threads and torch.backends.cudnn.benchmark is bench
+    with pytest.raises(RuntimeError), torch_threads(1):
+        raise RuntimeError("restored on errors too")
+    assert torch.get_num_threads() == threads
+
+
+def test_allocator_setting_is_never_a_side_effect(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(runtime_module, "_ALLOCATOR_TUNED", False)
+    monkeypatch.setattr(runtime_module.ctypes, "CDLL", lambda name: calls.append(name))
+    _restorer().restore(np.zeros((16, 16, 3), np.float32))
+    assert calls == []  # building and running a CPU Restorer leaves glibc alone
+    monkeypatch.setenv("DEBLUR_KEEP_FREED_MEMORY", "0")
+    assert runtime_module.keep_freed_memory() is False and calls == []
+
+
+# --- loading: default weights and the local converter ----------------------------------------
+
+
+def test_mlwnet_and_mlwnet_local_default_to_the_same_published_small_network() -> None:
+    plain, local = default_weights("mlwnet"), default_weights("mlwnet-local")
+    assert plain == local
+    # the registry lists MLWNet-B (dim 64) first; the published config of both names is dim 32
+    published_dim = get_spec("mlwnet").config.dim
+    assert plain.config.get("dim", published_dim) == published_dim
+
+
+def test_tlc_choice_when_loading(tmp_path) -> None:
+    ckpt = tiny_checkpoint(tmp_path / "mlwnet.pth", "mlwnet")
+    assert load_for_inference("mlwnet", str(ckpt)).tlc is False
+    assert load_for_inference("mlwnet-local", str(ckpt)).tlc is True
+    assert load_for_inference("mlwnet", str(ckpt), tlc=True).tlc is True
+    with pytest.raises(InvalidArgumentError, match="always uses the local converter.*--model mlwnet"):
+        load_for_inference("mlwnet-local", str(ckpt), tlc=False)

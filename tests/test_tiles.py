@@ -1,4 +1,4 @@
-"""deblur_cli.tiles: placement (protocols §2.1/§2.2), blend weights, padding, tiled forward."""
+"""deblur_cli.inference.tiles: placement (protocols §2.1/§2.2), blend weights, padding, tiled forward."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deblur_cli.errors import InputSizeError
-from deblur_cli.tiles import (
+from deblur_cli.errors import InputArrayError, InputSizeError, InvalidArgumentError
+from deblur_cli.inference.tiles import (
     axis_weights,
     pad_bottom_right,
     plan_tiles,
@@ -128,16 +128,16 @@ def test_bad_arguments() -> None:
     with pytest.raises(InputSizeError, match="multiple"):
         plan_tiles(100, 100, 100, 10, size_multiple=16)
     for tile, overlap in [(64, 64), (64, -1), (-1, 0)]:
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidArgumentError):
             plan_tiles(100, 100, tile, overlap)
-    with pytest.raises(ValueError, match="placement"):
+    with pytest.raises(InvalidArgumentError, match="placement"):
         plan_tiles(100, 100, 64, 8, placement="grid")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="blend"):
+    with pytest.raises(InvalidArgumentError, match="blend"):
         axis_weights((0, 10), 20, "gauss")  # type: ignore[arg-type]
     image = torch.zeros(2, 3, 8, 8)
-    with pytest.raises(ValueError, match="1×C×H×W"):
+    with pytest.raises(InputArrayError, match="1×C×H×W"):
         tiled_forward(image, _identity, tile=4, overlap=1)
-    with pytest.raises(ValueError, match="margin"):
+    with pytest.raises(InvalidArgumentError, match="margin"):
         tiled_forward(torch.zeros(1, 3, 40, 40), _identity, tile=16, overlap=4, margin=2)
 
 
@@ -207,9 +207,9 @@ def test_margin_zeroes_interior_sides_only() -> None:
     assert w[0, 0] == 1.0 and (w[0, -3:] == 0).all() and w[0, -4] > 0
     assert (w[1, :3] == 0).all() and (w[1, -3:] == 0).all()
     assert (w[2, :3] == 0).all() and w[2, -1] == 1.0
-    with pytest.raises(ValueError, match="margin"):
+    with pytest.raises(InvalidArgumentError, match="margin"):
         axis_weights((0, 40), 45, "cosine", margin=3)  # overlap 5 < 2·3 + 1
-    with pytest.raises(ValueError, match="cosine"):
+    with pytest.raises(InvalidArgumentError, match="cosine"):
         axis_weights((0, 40), 64, "hamming", margin=1)
 
 
@@ -392,7 +392,7 @@ def test_forward_of_other_precision_returns_float32() -> None:
 
 
 def test_forward_returning_the_wrong_shape_is_an_error() -> None:
-    with pytest.raises(ValueError, match="forward returned shape"):
+    with pytest.raises(InvalidArgumentError, match="forward returned shape"):
         tiled_forward(torch.rand(1, 3, 40, 40), lambda b: b[:, :, :-1], tile=16, overlap=4)
 
 

@@ -1,4 +1,4 @@
-"""deblur_cli.visuals: before/after GIF and still comparison."""
+"""deblur_cli.inference (visuals): before/after GIF and still comparison."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from deblur_cli.errors import ImageError
-from deblur_cli.visuals import make_compare, make_gif
+from deblur_cli.errors import ImageError, InputArrayError, InvalidArgumentError
+from deblur_cli.inference import make_compare, make_gif
 
 
 def _pair(height: int = 60, width: int = 90) -> tuple[np.ndarray, np.ndarray]:
@@ -72,9 +72,9 @@ def test_split_compare(tmp_path: Path) -> None:
 
 def test_bad_inputs(tmp_path: Path) -> None:
     blurry, restored = _pair()
-    with pytest.raises(ValueError, match="shapes differ"):
+    with pytest.raises(InputArrayError, match="shapes differ"):
         make_compare(blurry, restored[:-1], tmp_path / "x.png")
-    with pytest.raises(ValueError, match="compare mode"):
+    with pytest.raises(InvalidArgumentError, match="compare mode"):
         make_compare(blurry, restored, tmp_path / "x.png", mode="overlay")  # type: ignore[arg-type]
     with pytest.raises(ImageError, match="cannot write"):
         make_gif(blurry, restored, tmp_path / "missing" / "x.gif")

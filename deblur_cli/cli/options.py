@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,8 @@ from ..defaults import (
 )
 
 __all__ = [
+    "OVERLAP_HELP",
+    "TILE_BATCH_HELP",
     "TILE_HELP",
     "Align",
     "Blend",
@@ -36,10 +38,14 @@ __all__ = [
     "SsimVariant",
     "TimeBudgetOption",
     "WarmupOption",
+    "flag",
 ]
 
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print machine-readable JSON to stdout instead of a table.")
+    bool,
+    typer.Option(
+        "--json", help="Print machine-readable JSON to stdout instead of a table.", metavar=""
+    ),
 ]
 
 # Latency timing, shared by `profile` and `benchmark --speed` (protocols §5.3).
@@ -63,8 +69,19 @@ TimeBudgetOption = Annotated[
 ]
 
 
+# Tile options of restore and evaluate. The defaults are each model's registry entry: the help
+# points there instead of restating them (and stays torch-free).
 TILE_HELP = (
     "Tile size in pixels (0 = whole image, padded to the model's size multiple). "
-    "Default per model, the seed's best setting: fftformer 512/256, mlwnet and mlwnet-local "
-    "256/128, hybridnet 512/256, ce-mlwnet 512/256 (tile/overlap)."
+    "Default: the model's own tile setting, see `deblur models`."
 )
+OVERLAP_HELP = (
+    "Tile overlap in pixels. Default: the model's own with its tile; half of a --tile given alone."
+)
+TILE_BATCH_HELP = "Tiles per forward pass (default: chosen for the device and the tile size)."
+
+
+def flag(*param_decls: str, help: str) -> Any:
+    """A plain on/off option, shown in --help without a `<bool>` value placeholder (Typer
+    prints the type of every option unless a metavar is given; a flag takes no value)."""
+    return typer.Option(*param_decls, help=help, metavar="")

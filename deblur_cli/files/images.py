@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..defaults import IMAGE_SUFFIXES
+from ..defaults import IMAGE_QUALITY, IMAGE_SUFFIXES
 from ..errors import ImageError, InputArrayError, InvalidArgumentError
 from .atomic import atomic_write_bytes
 from .formats import Header, apply_orientation, exif_orientation, read_header, sniff_format
@@ -152,7 +152,7 @@ def write_image(
     image: np.ndarray,
     *,
     bit_depth: int = 8,
-    quality: int = 95,
+    quality: int = IMAGE_QUALITY,
     alpha: np.ndarray | None = None,
 ) -> Path:
     """Write a float image in [0, 1] (H×W×3 RGB, or H×W / H×W×1 gray) atomically.

@@ -1,23 +1,22 @@
 """Before/after pictures of a restoration: an animated GIF that flips between the blurry and
 the restored image, and a still comparison (side by side, or split down the middle).
 
-Inputs are float32 RGB H×W×3 arrays in [0, 1], as `images.read_image` returns them.
+Inputs are float32 RGB H×W×3 arrays in [0, 1], as `files.read_image` returns them.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 import cv2
 import numpy as np
 
-from .errors import ImageError
-from .files import atomic_write_bytes, quantize, write_image
+from ..defaults import Compare
+from ..errors import ImageError, InputArrayError, InvalidArgumentError
+from ..files import atomic_write_bytes, quantize, write_image
 
-CompareMode = Literal["side-by-side", "split"]
-COMPARE_MODES: tuple[str, ...] = ("side-by-side", "split")
+COMPARE_MODES: tuple[str, ...] = tuple(mode.value for mode in Compare)
 
 
 def make_gif(
@@ -53,7 +52,7 @@ def make_compare(
     blurry: np.ndarray,
     restored: np.ndarray,
     path: str | os.PathLike[str],
-    mode: CompareMode = "side-by-side",
+    mode: str = Compare.side_by_side.value,
 ) -> Path:
     """Write a still comparison, blurry on the left, restored on the right.
 
@@ -62,23 +61,23 @@ def make_compare(
     at column W//2. The format follows the suffix (PNG intended).
     """
     _check_pair(blurry, restored)
-    if mode == "side-by-side":
+    if mode == Compare.side_by_side.value:
         picture = np.concatenate([blurry, restored], axis=1)
-    elif mode == "split":
+    elif mode == Compare.split.value:
         middle = blurry.shape[1] // 2
         picture = np.concatenate([blurry[:, :middle], restored[:, middle:]], axis=1)
         if blurry.shape[1] > 1:
             picture[:, middle] = 1.0
     else:
-        raise ValueError(f"unknown compare mode {mode!r} (choose from {', '.join(COMPARE_MODES)})")
+        raise InvalidArgumentError(f"unknown compare mode {mode!r} (choose from {', '.join(COMPARE_MODES)})")
     return write_image(path, picture)
 
 
 def _check_pair(blurry: np.ndarray, restored: np.ndarray) -> None:
     if blurry.ndim != 3 or blurry.shape[2] != 3:
-        raise ValueError(f"expected H×W×3 images, got shape {blurry.shape}")
+        raise InputArrayError(f"expected H×W×3 images, got shape {blurry.shape}")
     if blurry.shape != restored.shape:
-        raise ValueError(f"image shapes differ: {blurry.shape} vs {restored.shape}")
+        raise InputArrayError(f"image shapes differ: {blurry.shape} vs {restored.shape}")
 
 
 def _fit(frame: np.ndarray, max_side: int) -> np.ndarray:

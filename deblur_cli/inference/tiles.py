@@ -16,17 +16,16 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .errors import InputSizeError
+from ..defaults import BLENDS, PLACEMENTS
+from ..errors import InputArrayError, InputSizeError, InvalidArgumentError
 
-Placement = Literal["even", "seed"]
-Blend = Literal["cosine", "hamming"]
+PlacementName = Literal["even", "seed"]
+BlendName = Literal["cosine", "hamming"]
 PadMode = Literal["reflect", "symmetric"]
-PLACEMENTS: tuple[str, ...] = ("even", "seed")
-BLENDS: tuple[str, ...] = ("cosine", "hamming")
 
 
 def tile_starts(
-    length: int, tile: int, overlap: int, placement: Placement = "even"
+    length: int, tile: int, overlap: int, placement: PlacementName = "even"
 ) -> tuple[int, ...]:
     """Start offsets of the tiles along one axis of `length` pixels.
 
@@ -37,7 +36,7 @@ def tile_starts(
     """
     _check_tile(tile, overlap)
     if length < 1:
-        raise ValueError(f"axis length must be positive, got {length}")
+        raise InvalidArgumentError(f"axis length must be positive, got {length}")
     stride = tile - overlap
     if placement == "even":
         if length <= tile:
@@ -51,7 +50,7 @@ def tile_starts(
         if starts[-1] + tile < length:
             starts.append(length - tile)
         return tuple(starts)
-    raise ValueError(f"unknown tile placement {placement!r} (choose from {', '.join(PLACEMENTS)})")
+    raise InvalidArgumentError(f"unknown tile placement {placement!r} (choose from {', '.join(PLACEMENTS)})")
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def plan_tiles(
     overlap: int = 0,
     *,
     size_multiple: int = 1,
-    placement: Placement = "even",
+    placement: PlacementName = "even",
 ) -> TilePlan:
     """Plan the tiles of an H×W image; `tile` 0 means the whole image as one tile.
 
@@ -99,14 +98,14 @@ def plan_tiles(
 
     Raises:
         InputSizeError: `tile` is not a multiple of `size_multiple`.
-        ValueError: a negative tile, an overlap outside 0..tile−1, an unknown placement.
+        InvalidArgumentError: a negative tile, an overlap outside 0..tile−1, an unknown placement.
     """
     if height < 1 or width < 1:
-        raise ValueError(f"image size must be positive, got {height}x{width}")
+        raise InvalidArgumentError(f"image size must be positive, got {height}x{width}")
     if size_multiple < 1:
-        raise ValueError(f"size_multiple must be at least 1, got {size_multiple}")
+        raise InvalidArgumentError(f"size_multiple must be at least 1, got {size_multiple}")
     if placement not in PLACEMENTS:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"unknown tile placement {placement!r} (choose from {', '.join(PLACEMENTS)})"
         )
     if tile == 0:
@@ -124,7 +123,7 @@ def plan_tiles(
 
 
 def axis_weights(
-    starts: Sequence[int], size: int, blend: Blend = "cosine", margin: int = 0
+    starts: Sequence[int], size: int, blend: BlendName = "cosine", margin: int = 0
 ) -> np.ndarray:
     """Per-tile blend weights along one axis, shape (len(starts), size), float64.
 
@@ -136,13 +135,13 @@ def axis_weights(
     The 2-D weight of a tile is the outer product of its row and column weights.
     """
     if blend not in BLENDS:
-        raise ValueError(f"unknown blend {blend!r} (choose from {', '.join(BLENDS)})")
+        raise InvalidArgumentError(f"unknown blend {blend!r} (choose from {', '.join(BLENDS)})")
     if margin < 0:
-        raise ValueError(f"tile margin must be non-negative, got {margin}")
+        raise InvalidArgumentError(f"tile margin must be non-negative, got {margin}")
     count = len(starts)
     if blend == "hamming":
         if margin:
-            raise ValueError("a tile margin needs the cosine blend")
+            raise InvalidArgumentError("a tile margin needs the cosine blend")
         return np.tile(np.hamming(size), (count, 1))
     weights = np.ones((count, size))
     for i in range(count):
@@ -162,7 +161,7 @@ def pad_bottom_right(
     axis padded by 11 reflects the already reflected pixels); a 1-px axis is replicated.
     """
     if bottom < 0 or right < 0:
-        raise ValueError(f"padding must be non-negative, got bottom={bottom}, right={right}")
+        raise InvalidArgumentError(f"padding must be non-negative, got bottom={bottom}, right={right}")
     if bottom == 0 and right == 0:
         return image
     rows = _mirror_index(image.shape[-2], bottom, mode, image.device)
@@ -178,8 +177,8 @@ def tiled_forward(
     overlap: int = 0,
     size_multiple: int = 1,
     tile_batch: int = 1,
-    placement: Placement = "even",
-    blend: Blend = "cosine",
+    placement: PlacementName = "even",
+    blend: BlendName = "cosine",
     margin: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
@@ -194,20 +193,20 @@ def tiled_forward(
 
     Raises:
         InputSizeError: `tile` is not a multiple of `size_multiple`.
-        ValueError: bad arguments, or `forward` returned a batch of another size.
+        InvalidArgumentError: bad arguments, or `forward` returned a batch of another size.
     """
     if image.ndim != 4 or image.shape[0] != 1:
-        raise ValueError(f"expected a 1×C×H×W tensor, got shape {tuple(image.shape)}")
+        raise InputArrayError(f"expected a 1×C×H×W tensor, got shape {tuple(image.shape)}")
     if tile_batch < 1:
-        raise ValueError(f"tile_batch must be at least 1, got {tile_batch}")
+        raise InvalidArgumentError(f"tile_batch must be at least 1, got {tile_batch}")
     if blend not in BLENDS:
-        raise ValueError(f"unknown blend {blend!r} (choose from {', '.join(BLENDS)})")
+        raise InvalidArgumentError(f"unknown blend {blend!r} (choose from {', '.join(BLENDS)})")
     height, width = image.shape[-2:]
     plan = plan_tiles(
         height, width, tile, overlap, size_multiple=size_multiple, placement=placement
     )
     if margin and tile and overlap < 2 * margin + 1:
-        raise ValueError(f"tile margin {margin} needs an overlap of at least {2 * margin + 1}")
+        raise InvalidArgumentError(f"tile margin {margin} needs an overlap of at least {2 * margin + 1}")
     weights_y = axis_weights(plan.rows, plan.tile_height, blend, margin)
     weights_x = axis_weights(plan.cols, plan.tile_width, blend, margin)
     canvas = pad_bottom_right(
@@ -247,9 +246,9 @@ def tiled_forward(
 
 def _check_tile(tile: int, overlap: int) -> None:
     if tile < 1:
-        raise ValueError(f"tile must be positive (or 0 for the whole image), got {tile}")
+        raise InvalidArgumentError(f"tile must be positive (or 0 for the whole image), got {tile}")
     if not 0 <= overlap < tile:
-        raise ValueError(f"overlap must be in 0..{tile - 1} for tile {tile}, got {overlap}")
+        raise InvalidArgumentError(f"overlap must be in 0..{tile - 1} for tile {tile}, got {overlap}")
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -257,7 +256,7 @@ def _round_up(value: int, multiple: int) -> int:
 
 
 def _axis_plan(
-    length: int, tile: int, overlap: int, size_multiple: int, placement: Placement
+    length: int, tile: int, overlap: int, size_multiple: int, placement: PlacementName
 ) -> tuple[int, int, tuple[int, ...]]:
     """(canvas length, tile length, starts) along one axis."""
     if placement == "seed":
@@ -277,7 +276,7 @@ def _ramp(overlap: int, size: int, margin: int) -> np.ndarray:
     overlap = min(overlap, size)
     span = overlap - 2 * margin
     if span < 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"tile margin {margin} needs an overlap of at least {2 * margin + 1}, got {overlap}"
         )
     ramp[:margin] = 0.0
@@ -288,7 +287,7 @@ def _ramp(overlap: int, size: int, margin: int) -> np.ndarray:
 
 def _mirror_index(length: int, pad: int, mode: PadMode, device: torch.device) -> torch.Tensor:
     if mode not in ("reflect", "symmetric"):
-        raise ValueError(f"unknown pad mode {mode!r}")
+        raise InvalidArgumentError(f"unknown pad mode {mode!r}")
     index = np.pad(np.arange(length), (0, pad), mode=mode)
     return torch.as_tensor(index, dtype=torch.long, device=device)
 
@@ -336,7 +335,7 @@ def _run(forward: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor) -
         or result.shape[0] != batch.shape[0]
         or result.shape[-2:] != batch.shape[-2:]
     ):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"forward returned shape {tuple(result.shape)} for a batch of shape {tuple(batch.shape)}"
         )
     return result
