@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from model_fixtures import load_golden, max_abs_diff, our_config, registry_name, state_dict_of
+from helpers.models import load_golden, max_abs_diff, our_config, registry_name, state_dict_of
 
 from deblur_cli.models import TLCConfig, apply_tlc, create
 from deblur_cli.models.blocks import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchinfo
-from model_fixtures import load_manifest, our_config, registry_name
+from helpers.models import load_manifest, our_config, registry_name
 
 from deblur_cli.models import create
 

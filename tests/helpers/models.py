@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from conftest import shared_path
+from helpers.shared import shared_path
 
 # Upstream constructor names -> our config names (fixtures/README.md: "map them once").
 _RENAME = {"inp_channels": "in_channels"}
