@@ -2,7 +2,7 @@
 straight serial transcription of the official script's steps with the same libraries, on
 RealBlur-sized synthetic pairs; then the speed-up of `evaluate(workers=2)` over `workers=1`.
 
-    python benchmarks/eval_speed.py [--images 8] [--iters 100]
+    python benchmarks/eval_speed.py [--images 8] [--iters N (default: defaults.ECC_ITERS)]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from skimage import data, io
 from skimage.metrics import structural_similarity
 
 from deblur_cli.datasets import REALBLUR_FOLDERS, load_realblur, read_rgb
+from deblur_cli.defaults import ECC_ITERS
 from deblur_cli.evaluation import default_protocol, evaluate
 from deblur_cli.metrics import library_versions, score_realblur
 
@@ -120,7 +121,7 @@ def official_image(pred_path: Path, gt_path: Path, iters: int) -> tuple[float, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--iters", type=int, default=100)
+    parser.add_argument("--iters", type=int, default=ECC_ITERS)
     args = parser.parse_args()
     cv2.setNumThreads(1)  # per-core cost, like one worker process (§1.6)
 

@@ -3,12 +3,17 @@ paired folders with the published protocols (protocols.md §1)."""
 
 from __future__ import annotations
 
+import shlex
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..defaults import ECC_ITERS
 from .options import (
+    OVERLAP_HELP,
+    TILE_BATCH_HELP,
     TILE_HELP,
     Align,
     Blend,
@@ -20,17 +25,23 @@ from .options import (
     Precision,
     Split,
     SsimVariant,
+    flag,
 )
+
+if TYPE_CHECKING:
+    from ..evaluation import EvalProgress
 
 RESULTS_HELP = (
     "JSONL file that receives each image's scores as soon as they are known (what --resume "
     "reads). Default: beside --output (results.json -> results.jsonl), else "
     "<save-dir>/results.jsonl, else ./deblur-eval_<dataset>_<model>_<weights>.jsonl "
-    "(or _<predictions folder name>) in the current folder."
+    "(or _<predictions folder name>) in the current folder. An earlier run's file is never "
+    "replaced: add --resume to go on with it, or --overwrite to start again."
 )
 
 
 def evaluate(
+    ctx: typer.Context,
     dataset: Annotated[DatasetName, typer.Option("--dataset", "-d", help="Dataset, which picks the layout and the default protocol (RealBlur: ECC-aligned; GoPro, paired: unaligned).", show_default=False)],
     root: Annotated[Path, typer.Option("--root", help="Dataset root: the folder holding the RealBlur lists, GOPRO_Large, or blur/ + sharp/ folders.", show_default=False)],
     split: Annotated[Split, typer.Option(help="Which split's list or folder to score.")] = Split.test,
@@ -39,36 +50,44 @@ def evaluate(
     predictions: Annotated[Path | None, typer.Option("--predictions", "-p", help="Score this folder of restored images (official names: <scene>_<N>.png for RealBlur, the relative path for GoPro/paired) instead of running a model.", show_default=False)] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model to run (detected from --weights when omitted).", show_default=False)] = None,
     weights: Annotated[str | None, typer.Option("--weights", "-w", help="Weights registry name or checkpoint file (default: the model's published weights).", show_default=False)] = None,
-    tile: Annotated[int | None, typer.Option(help=TILE_HELP, show_default=False)] = None,
-    overlap: Annotated[int | None, typer.Option(help="Tile overlap in pixels (default per model, see --tile).", show_default=False)] = None,
-    tile_batch: Annotated[int | None, typer.Option("--tile-batch", help="Tiles per forward pass (default 4 on GPU, 1 on CPU).", show_default=False)] = None,
+    tile: Annotated[int | None, typer.Option(min=0, help=TILE_HELP, show_default=False)] = None,
+    overlap: Annotated[int | None, typer.Option(min=0, help=OVERLAP_HELP, show_default=False)] = None,
+    tile_batch: Annotated[int | None, typer.Option("--tile-batch", min=1, help=TILE_BATCH_HELP, show_default=False)] = None,
     blend: Annotated[Blend, typer.Option(help="Tile blending: cosine (edge-aware) or hamming (the seed's).")] = Blend.cosine,
     placement: Annotated[Placement, typer.Option(help="Tile placement: even, or seed (the seed's rule).")] = Placement.even,
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     precision: Annotated[Precision, typer.Option(help="Autocast precision (FFT paths stay fp32).")] = Precision.fp32,
-    tlc: Annotated[bool | None, typer.Option("--tlc/--no-tlc", help="Test-time local converter (default: only mlwnet-local).", show_default=False)] = None,
-    tta: Annotated[bool, typer.Option("--tta", help="x8 flip/transpose self-ensemble (8x slower).")] = False,
+    tlc: Annotated[bool | None, typer.Option("--tlc/--no-tlc", help="Test-time local converter (default: only mlwnet-local).", show_default=False, metavar="")] = None,
+    tta: Annotated[bool, flag("--tta", help="x8 flip/transpose self-ensemble (8x slower).")] = False,
     align: Annotated[Align | None, typer.Option(help="ecc: RealBlur protocol (ECC + masked metrics); none: plain PSNR/SSIM. Default: ecc for RealBlur, none otherwise.", show_default=False)] = None,
     ssim: Annotated[SsimVariant | None, typer.Option(help="SSIM convention (default: realblur when aligned, ssim3d otherwise).", show_default=False)] = None,
-    ecc_iters: Annotated[int, typer.Option("--ecc-iters", min=1, help="ECC iterations (the official script uses 100).")] = 100,
-    quantize: Annotated[bool, typer.Option("--quantize/--no-quantize", help="Round model outputs to 8 bits before scoring, as the official flow does (--no-quantize reproduces the seed).")] = True,
-    workers: Annotated[int | None, typer.Option(min=0, help="Processes that align and score while the model runs (default: CPU count, or 1 when the model runs on the CPU; 0 = in this process).", show_default=False)] = None,
+    ecc_iters: Annotated[int, typer.Option("--ecc-iters", min=1, help="ECC iterations per image (the default is the official script's).")] = ECC_ITERS,
+    quantize: Annotated[bool, typer.Option("--quantize/--no-quantize", help="Round model outputs to 8 bits before scoring, as the official flow does (--no-quantize reproduces the seed).", metavar="")] = True,
+    workers: Annotated[int | None, typer.Option(min=0, help="Processes that align and score while the model runs (default: CPU count, or 1 when the model runs on the CPU; 0 = in this process). At most one per CPU core and per image to score.", show_default=False)] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N pairs.", show_default=False)] = None,
     save_dir: Annotated[Path | None, typer.Option("--save-dir", help="Write the predictions as 8-bit PNGs under their official names, plus metrics.csv (never inside the dataset).", show_default=False)] = None,
     results: Annotated[Path | None, typer.Option("--results", help=RESULTS_HELP, show_default=False)] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Keep the images already in the results file and score only the rest.")] = False,
+    resume: Annotated[bool, flag("--resume", help="Keep the images already in the results file and score only the rest.")] = False,
+    overwrite: Annotated[bool, flag("--overwrite", help="Start again although the results file holds an earlier run's scores; that file is kept beside it as <name>.<date-time>.bak.")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the JSON report to this file.", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Score a model or a predictions folder; prints a summary table (or the JSON report).
 
-    Per-image scores stream to a JSONL results file (see --results), so --resume continues a killed run. Exits 1 when any pair was skipped (bad list line, missing or unreadable image, size mismatch, missing prediction); the others are still scored.
+    Per-image scores stream to a JSONL results file (see --results), so --resume continues a killed run. Exits 1 when any pair was skipped (bad list line, missing or unreadable image, size mismatch, missing prediction); the others are still scored. Ctrl-C stops after the images being scored and prints the command that resumes.
     """
     from rich.markup import escape
 
     from ..datasets import open_dataset
-    from ..evaluate_run import default_results_path, run_evaluation, run_label, save_report
-    from ..evaluation import default_protocol
+    from ..evaluation import (
+        check_results_file,
+        check_save_dir,
+        default_protocol,
+        default_results_path,
+        run_evaluation,
+        run_label,
+        save_report,
+    )
     from .output import core_errors, fail, print_json, stderr, stdout
     from .render import evaluation_table
 
@@ -77,18 +96,12 @@ def evaluate(
         raise fail("--predictions scores existing images: drop the model options")
     if predictions is None and model is None and weights is None:
         raise fail("give --model/--weights to run a network, or --predictions DIR")
-    try:
-        protocol = default_protocol(
-            dataset.value,
-            align=None if align is None else align is Align.ecc,
-            ssim=ssim.value if ssim else None,
-            ecc_iters=ecc_iters,
-            quantize=quantize,
-        )
-    except ValueError as exc:
-        raise fail(str(exc)) from None
 
     with core_errors():
+        protocol = default_protocol(
+            dataset.value, align=None if align is None else align is Align.ecc,
+            ssim=ssim.value if ssim else None, ecc_iters=ecc_iters, quantize=quantize,
+        )  # fmt: skip
         data = open_dataset(
             root, dataset=dataset.value, split=split.value, list_path=list_file,
             gopro_blur=gopro_blur.value,
@@ -97,6 +110,11 @@ def evaluate(
             stderr.print(f"[bold red]error:[/] {escape(str(item))}", highlight=False, soft_wrap=True)
         for note in data.notes:
             stderr.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        # Refuse what would fail (or lose an earlier run) before a model is loaded.
+        if save_dir is not None:
+            check_save_dir(save_dir, data)
+        if results is not None:
+            check_results_file(results, resume=resume, overwrite=overwrite)
         ready, tiles = None, None
         if predictions is None:
             ready, tiles = _load_model(model, weights, tlc, device, tile, overlap, tile_batch,
@@ -104,6 +122,7 @@ def evaluate(
         if results is None:
             label = run_label(ready, predictions)
             results = default_results_path(data.name, label, output=output, save_dir=save_dir)
+            check_results_file(results, resume=resume, overwrite=overwrite)
 
     total = min(len(data.pairs), limit or len(data.pairs))
     what = f"{ready.spec.name} ({ready.weights})" if ready else f"predictions in {predictions}"
@@ -113,18 +132,20 @@ def evaluate(
         highlight=False,
         soft_wrap=True,
     )
-    with core_errors(), _EvalBar(total) as bar:
+    with core_errors():
+        bar = _EvalBar(total)
         try:
-            run = run_evaluation(
-                data, predictions=predictions, model=ready, tiles=tiles, device=device.value,
-                precision=precision.value, tta=tta, protocol=protocol, workers=workers,
-                limit=limit, results=results, resume=resume, save_dir=save_dir,
-                progress=bar.update,
-            )  # fmt: skip
+            with bar:
+                run = run_evaluation(
+                    data, predictions=predictions, model=ready, tiles=tiles, device=device.value,
+                    precision=precision.value, tta=tta, protocol=protocol, workers=workers,
+                    limit=limit, results=results, resume=resume, overwrite=overwrite,
+                    save_dir=save_dir, progress=bar.update,
+                )  # fmt: skip
         except KeyboardInterrupt:
-            stderr.print(f"[yellow]note:[/] scores so far are in {escape(str(results))}; "
-                         "add --resume to go on", highlight=False, soft_wrap=True)  # fmt: skip
-            raise
+            raise _interrupted(ctx, results, bar.scored, total) from None
+        for note in run.notes:
+            stderr.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
         if output is not None:
             save_report(run, output)
     if as_json:
@@ -133,6 +154,47 @@ def evaluate(
         stdout.print(evaluation_table(run))
     if run.skipped:
         raise typer.Exit(1)
+
+
+def _interrupted(ctx: typer.Context, results: Path, scored: int, total: int) -> typer.Exit:
+    """Ctrl-C: one line saying where the scores are and the exact command that goes on."""
+    from rich.markup import escape
+
+    from .output import stderr
+
+    stderr.print(
+        f"[yellow]interrupted:[/] {scored} of {total} images scored, kept in "
+        f"{escape(str(results))}; go on with: {escape(_resume_command(ctx, results))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(130)
+
+
+def _resume_command(ctx: typer.Context, results: Path) -> str:
+    """The options given on the command line, the results file, and --resume (never
+    --overwrite, which would start again)."""
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        if name in ("resume", "overwrite", "results") or source is None:
+            continue
+        if source.name not in ("COMMANDLINE", "ENVIRONMENT"):
+            continue
+        words += _option_words(param, ctx.params[name])
+    return shlex.join([*words, "--results", str(results), "--resume"])
+
+
+def _option_words(param: Any, value: Any) -> list[str]:
+    long = max(param.opts, key=len)
+    if isinstance(value, bool):
+        if value:
+            return [long]
+        return [max(param.secondary_opts, key=len)] if param.secondary_opts else []
+    if value is None:
+        return []
+    return [long, value.value if isinstance(value, Enum) else str(value)]
 
 
 def _load_model(
@@ -148,8 +210,7 @@ def _load_model(
 ) -> tuple[Any, Any]:
     """The network (never untrained) and its tile settings: None (the registry's defaults)
     unless a tile option differs from them."""
-    from ..inference import resolve_device, resolve_tiles
-    from ..loading import load_for_inference
+    from ..inference import load_for_inference, resolve_device, resolve_tiles
     from .progress_bars import download_progress
 
     with download_progress() as on_bytes:
@@ -194,6 +255,7 @@ class _EvalBar:
             console=stderr, transient=True,
         )  # fmt: skip
         self._task = self._bars.add_task("scoring", total=total, means="")
+        self.scored = 0
 
     def __enter__(self) -> _EvalBar:
         self._bars.__enter__()
@@ -202,11 +264,12 @@ class _EvalBar:
     def __exit__(self, *exc: object) -> None:
         self._bars.__exit__(*exc)  # type: ignore[arg-type]
 
-    def update(self, event: Any) -> None:
+    def update(self, event: EvalProgress) -> None:
         from rich.markup import escape
 
         if event.skipped is not None:
             self._bars.console.print(f"[bold red]error:[/] {escape(str(event.skipped))}",
                                      highlight=False, soft_wrap=True)  # fmt: skip
+        self.scored = event.scored
         means = f"PSNR {event.mean_psnr:.3f}  SSIM {event.mean_ssim:.4f}" if event.scored else ""
         self._bars.update(self._task, completed=event.done, total=event.total, means=means)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import DatasetError
@@ -10,6 +11,7 @@ from .lists import load_list
 from .paired import find_paired_folders, load_paired
 from .pairs import SPLITS, Dataset, canonical_dataset_name
 from .realblur import load_realblur, load_seed_json, realblur_lists
+from .validation import common_root
 
 
 def detect_layout(data: Path | str) -> str:
@@ -64,8 +66,26 @@ def open_dataset(
 ) -> Dataset:
     """Load any supported layout, detected in the §4 order. `dataset` picks RealBlur-J vs -R
     when a root holds both, and names flat/paired layouts (e.g. `realblur-j` for MPRNet's
-    `test/RealBlur_J/{input,target}`, which then uses the RealBlur protocol)."""
+    `test/RealBlur_J/{input,target}`, which then uses the RealBlur protocol).
+
+    When `data` is a folder, the dataset's `root` (where outputs may not go, §5) is at least
+    `data` itself, not just the folders that hold the pairs.
+    """
     data = Path(data)
+    loaded = _load(data, dataset, split, list_path, gopro_blur, check)
+    if data.is_dir():
+        loaded = replace(loaded, root=common_root([data, loaded.root]))
+    return loaded
+
+
+def _load(
+    data: Path,
+    dataset: str | None,
+    split: str,
+    list_path: Path | str | None,
+    gopro_blur: str,
+    check: bool,
+) -> Dataset:
     name = canonical_dataset_name(dataset) if dataset else None
     if list_path is not None:
         if name == "gopro":
