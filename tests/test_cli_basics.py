@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from deblur_cli import __version__
@@ -27,16 +28,29 @@ def test_help_lists_subcommands() -> None:
     assert "models" in result.stdout
 
 
-def test_help_does_not_import_torch() -> None:
+@pytest.mark.parametrize("args", [["--help"], ["restore", "--help"]])
+def test_help_does_not_import_torch(args: list[str]) -> None:
     code = (
         "import sys\n"
         "from deblur_cli.cli.app import app\n"
-        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('torch', 'numpy', 'cv2', 'skimage') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY=\n" in out.stdout or out.stdout.rstrip().endswith("HEAVY=")
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "deblur_cli", "--help"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Usage:" in out.stdout and "restore" in out.stdout
+    version = subprocess.run(
+        [sys.executable, "-m", "deblur_cli", "--version"], capture_output=True, text=True
+    )
+    assert version.returncode == 0 and version.stdout.strip() == f"deblur {__version__}"
 
 
 def test_models_json_lists_every_model_with_contract() -> None:
