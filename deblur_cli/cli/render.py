@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 
 def _short_paper(paper: str) -> str:
@@ -38,45 +41,107 @@ def _g(macs: int) -> str:
     return f"{macs / 1e9:.2f}"
 
 
+def _profile_columns(precision: str, timed: bool) -> list[tuple[str, int]]:
+    """(header, width) of each column; the widths are fixed so rows streamed one at a time
+    line up under the header."""
+    columns = [
+        ("model", 14),
+        ("params\n(inference)", 11),
+        ("params\n(+aux heads)", 12),
+        ("params\n(used in eval)", 14),
+        ("GMACs\ntorchinfo", 9),
+        ("GMACs\ncomplete", 9),
+    ]
+    if timed:
+        # escaped: rich would take "[p10-p90]" for a style tag and drop it
+        latency = f"latency ms\nmedian {escape('[p10-p90]')}\n{precision}"
+        columns += [(latency, 28), ("runs", 5), ("peak\nMiB", 6)]
+    return columns
+
+
+def _profile_cells(r: Any, timed: bool) -> list[str]:
+    cells = [
+        r.model,
+        f"{r.params:,}",
+        f"{r.params_with_aux:,}",
+        f"{r.params_used:,}",
+        _g(r.macs_torchinfo),
+        _g(r.macs_full),
+    ]
+    if timed:
+        lat = r.latency_ms
+        cells.append(f"{lat.median:.2f} [{lat.p10:.2f}-{lat.p90:.2f}]" if lat else "-")
+        cells.append(str(lat.runs) if lat else "-")
+        cells.append(f"{r.peak_memory_mb:.0f}" if r.peak_memory_mb is not None else "-")
+    return cells
+
+
+def _profile_caption(first: Any, timed: bool) -> str:
+    env = first.environment
+    lines = [
+        "torchinfo: module convolutions only (as published). complete: + functional DWT/IDWT "
+        "convs, FFTs (5N log2 N flops/2), elementwise and attention products."
+    ]
+    if timed:
+        budget = f" or {first.time_budget_s:g} s" if first.time_budget_s is not None else ""
+        lines.append(
+            "latency: median and, in brackets, the 10th-90th percentile range of the timed "
+            f"passes; runs: passes timed after the warm-up (at most {first.iters}{budget} "
+            "per model, whichever came first)."
+        )
+    compiled = ", torch.compile" if first.compiled else ""
+    lines.append(f"{env.device_name} ({env.device}), torch {env.torch}, {env.threads} threads{compiled}")
+    return "\n".join(lines)
+
+
 def profile_table(reports: Any) -> Table:
+    """All reports in one boxed table (`benchmark`'s complexity table, slide 20)."""
     reports = reports if isinstance(reports, list) else [reports]
     first = reports[0]
-    env = first.environment
     timed = any(r.latency_ms is not None for r in reports)
     table = Table(
         title=f"Complexity at {first.size}x{first.size}, batch {first.batch}",
         title_justify="left",
     )
-    table.add_column("model", style="bold cyan", no_wrap=True)
-    table.add_column("params\n(inference)", justify="right")
-    table.add_column("params\n(+aux heads)", justify="right")
-    table.add_column("params\n(used in eval)", justify="right")
-    table.add_column("GMACs\ntorchinfo", justify="right")
-    table.add_column("GMACs\ncomplete", justify="right")
-    if timed:
-        table.add_column(f"latency ms\nmedian [p10-p90]\n{first.precision}", justify="right")
-        table.add_column("peak\nMiB", justify="right")
+    for i, (header, _width) in enumerate(_profile_columns(first.precision, timed)):
+        if i == 0:
+            table.add_column(header, style="bold cyan", no_wrap=True)
+        else:
+            table.add_column(header, justify="right")
     for r in reports:
-        row = [
-            r.model,
-            f"{r.params:,}",
-            f"{r.params_with_aux:,}",
-            f"{r.params_used:,}",
-            _g(r.macs_torchinfo),
-            _g(r.macs_full),
-        ]
-        if timed:
-            lat = r.latency_ms
-            row.append(f"{lat.median:.2f} [{lat.p10:.2f}-{lat.p90:.2f}]" if lat else "-")
-            row.append(f"{r.peak_memory_mb:.0f}" if r.peak_memory_mb is not None else "-")
-        table.add_row(*row)
-    compiled = ", torch.compile" if first.compiled else ""
-    table.caption = (
-        "torchinfo: module convolutions only (as published). complete: + functional DWT/IDWT "
-        "convs, FFTs (5N log2 N flops/2), elementwise and attention products.\n"
-        f"{env.device_name} ({env.device}), torch {env.torch}, {env.threads} threads{compiled}"
-    )
+        table.add_row(*_profile_cells(r, timed))
+    table.caption = _profile_caption(first, timed)
     return table
+
+
+def profile_rows(options: Any, reports: Iterable[Any]) -> Iterator[Any]:
+    """`deblur profile`'s table, streamed: the title and header at once, then one row per
+    report as it arrives (a model can take minutes), then the caption."""
+    from rich import box
+
+    columns = _profile_columns(options.precision, options.timing)
+
+    def part(show_header: bool, title: str | None = None) -> Table:
+        table = Table(
+            box=box.SIMPLE_HEAD, show_header=show_header, show_edge=False, pad_edge=False,
+            title=title, title_justify="left",
+        )  # fmt: skip
+        for i, (header, width) in enumerate(columns):
+            if i == 0:
+                table.add_column(header, width=width, style="bold cyan", no_wrap=True)
+            else:
+                table.add_column(header, width=width, justify="right")
+        return table
+
+    yield part(True, f"Complexity at {options.size}x{options.size}, batch {options.batch}")
+    first = None
+    for report in reports:
+        first = first or report
+        row = part(False)
+        row.add_row(*_profile_cells(report, options.timing))
+        yield row
+    if first is not None:
+        yield Text(_profile_caption(first, options.timing), style="dim")
 
 
 def restore_summary(results: list[Any], device: str, precision: str) -> Table:

@@ -5,7 +5,7 @@ returns dataclasses and never prints.
 """
 
 from ..errors import ProfileError
-from .environment import Environment, environment, scoped_runtime
+from .environment import Environment, environment
 from .latency import Budget, LatencyStats, summarize_ms, time_cpu, time_cuda
 from .macs import MacCounts, count_macs, torchinfo_macs
 from .params import ParamCounts, count_parameters, parameter_counts
@@ -28,7 +28,6 @@ __all__ = [
     "parameter_counts",
     "profile_model",
     "profile_models",
-    "scoped_runtime",
     "summarize_ms",
     "time_cpu",
     "time_cuda",

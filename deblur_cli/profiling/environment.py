@@ -1,11 +1,8 @@
-"""What a latency figure was measured on (device, library versions, threads), and the scoped
-runtime settings a measurement changes: thread count and cudnn.benchmark, restored after use."""
+"""What a latency figure was measured on: device, library versions, threads, cudnn.benchmark."""
 
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -38,18 +35,3 @@ def environment(device: torch.device, cudnn_benchmark: bool) -> Environment:
         threads=torch.get_num_threads(),
         python=platform.python_version(),
     )
-
-
-@contextmanager
-def scoped_runtime(threads: int | None, cudnn_benchmark: bool) -> Iterator[None]:
-    """Set torch's CPU thread count (None keeps it) and cudnn.benchmark; restore both after."""
-    threads_before = torch.get_num_threads()
-    benchmark_before = torch.backends.cudnn.benchmark
-    if threads is not None:
-        torch.set_num_threads(threads)
-    torch.backends.cudnn.benchmark = cudnn_benchmark
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads_before)
-        torch.backends.cudnn.benchmark = benchmark_before

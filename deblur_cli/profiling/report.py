@@ -41,7 +41,9 @@ class ProfileOptions:
         at_least = {"size": 1, "batch": 1, "iters": 1, "warmup": 0}
         for name, low in at_least.items():
             if getattr(self, name) < low:
-                raise InvalidArgumentError(f"{name} must be at least {low}, got {getattr(self, name)}")
+                raise InvalidArgumentError(
+                    f"{name} must be at least {low}, got {getattr(self, name)}"
+                )
         if self.threads is not None and self.threads < 1:
             raise InvalidArgumentError(f"threads must be at least 1, got {self.threads}")
         if self.time_budget is not None and not self.time_budget > 0:

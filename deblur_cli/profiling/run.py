@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import nullcontext
 from typing import Any
 
 import torch
 
 from ..errors import InputSizeError, ProfileError
-from ..inference import PRECISIONS as AUTOCAST_DTYPES
-from ..inference import resolve_device, to_channels_last
+from ..inference import autocast, cudnn_benchmark, resolve_device, to_channels_last, torch_threads
 from ..models import ModelSpec, create, get_spec
-from .environment import environment, scoped_runtime
+from .environment import environment
 from .latency import LatencyStats, time_cpu, time_cuda
 from .macs import MacCounts, count_macs
 from .memory import RssSampler
@@ -26,12 +24,11 @@ def profile_models(
 ) -> Iterator[ProfileReport]:
     """Profile each model in turn, yielding its report as soon as it is measured (so a caller
     can show a row per model while the next one runs). Every name, size and precision is
-    checked before the first model runs, so a bad request fails at once, not after an hour."""
+    checked now, before the first model runs, so a bad request fails at once."""
     specs = [get_spec(name) for name in names]
     for spec in specs:
         check_request(spec, options)
-    for spec in specs:
-        yield profile_model(spec.name, options)
+    return (profile_model(spec.name, options) for spec in specs)
 
 
 def profile_model(
@@ -53,7 +50,7 @@ def profile_model(
     params, macs = _counts(spec, config, shape)
     device = resolve_device(options.device)
     latency, peak_mb = None, None
-    with scoped_runtime(options.threads, options.cudnn_benchmark):
+    with torch_threads(options.threads), cudnn_benchmark(options.cudnn_benchmark):
         if options.timing:
             latency, peak_mb = _time_forward(spec, config, shape, device, options)
         env = environment(device, options.cudnn_benchmark)
@@ -130,17 +127,17 @@ def _time_forward(
         to_channels_last(model)  # Module.to(memory_format=) refuses the 5-D DFFN gains
         x = x.contiguous(memory_format=torch.channels_last)
     runner = torch.compile(model) if options.compile else model
-    dtype = AUTOCAST_DTYPES[options.precision]
 
     def forward() -> None:
-        autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(device, options.precision):
             runner(x)
 
     if device.type == "cuda":
         # Peak after warm-up: cudnn.benchmark's algorithm search allocates large trial
         # workspaces during the first passes, which steady-state inference never needs.
-        stats = time_cuda(forward, options.budget, lambda: torch.cuda.reset_peak_memory_stats(device))
+        stats = time_cuda(
+            forward, options.budget, lambda: torch.cuda.reset_peak_memory_stats(device)
+        )
         return stats, torch.cuda.max_memory_allocated(device) / 2**20
     with RssSampler() as rss:
         stats = time_cpu(forward, options.budget)
