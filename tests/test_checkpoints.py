@@ -8,6 +8,7 @@ its own value so a test can see where every tensor landed.
 
 from __future__ import annotations
 
+import ast
 import json
 import pathlib
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import shared_path
+from helpers.shared import shared_path
 
+import deblur_cli.checkpoints
 from deblur_cli.checkpoints import (
     ArchitectureMismatchError,
     CheckpointError,
@@ -87,9 +89,7 @@ def test_containers_and_module_prefix(tmp_path: Path, container: str, prefix: bo
     path = save(wrap(sd, container, prefix), tmp_path / "ckpt.pth")
     loaded = load_model(path)
     assert (loaded.name, loaded.config["dim"], loaded.detected) == ("mlwnet", 4, True)
-    assert loaded.container == (
-        "params" if container in ("plain", "seed") and container == "seed" else container
-    )
+    assert loaded.container == {"seed": "params"}.get(container, container)
     assert loaded.stripped_prefix is prefix
     got = loaded.model.state_dict()
     assert all(torch.equal(got[k], v) for k, v in sd.items())
@@ -268,3 +268,24 @@ def test_truncated_safetensors(tmp_path: Path) -> None:
     result.output.write_bytes(data[: len(data) - 1000])
     with pytest.raises(CorruptCheckpointError):
         read_checkpoint(result.output)
+
+
+# --- import direction --------------------------------------------------------------------
+
+
+def test_checkpoints_never_import_weights() -> None:
+    """weights builds on checkpoints; the reverse import (even inside a function) is a cycle."""
+    package = Path(deblur_cli.checkpoints.__file__).parent
+    for source in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{'.' * node.level}{node.module or ''}"]
+                names += [f"{'.' * node.level}{a.name}" for a in node.names if not node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any(
+                n.split(".")[-1] == "weights" or n.startswith(("..weights", "deblur_cli.weights"))
+                for n in names
+            ), f"{source.name}:{node.lineno} imports weights"

@@ -3,15 +3,18 @@ manifests, every registered model rebuilt at several widths, and the near misses
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from conftest import shared_path
+from helpers.shared import shared_path
 
+import deblur_cli.models.registry
 from deblur_cli.checkpoints import (
+    DetectorBugError,
     StateDictMismatchError,
     UnknownArchitectureError,
     check_architecture,
@@ -186,6 +189,34 @@ def test_golden_state_dicts_detected(golden: str) -> None:
 def test_unknown_layout() -> None:
     with pytest.raises(UnknownArchitectureError, match="no registered architecture"):
         detect_architecture({"conv1.weight": (64, 3, 7, 7), "fc.weight": (1000, 512)})
+
+
+def test_every_rule_comes_from_the_registry() -> None:
+    """Detection asks each entry's own rule: no second per-model list in checkpoints."""
+    with_rule = [n for n in list_models() if get_spec(n).detect is not None]
+    assert set(list_models()) - set(with_rule) <= {
+        n
+        for n in list_models()
+        for m in with_rule
+        if n != m and get_spec(n).builder is get_spec(m).builder
+    }
+    for name in with_rule:
+        with torch.device("meta"):
+            shapes = shapes_of(create(name, **get_spec(name).tiny_config).state_dict())
+        assert guess_architecture(shapes).model == name
+
+
+def test_a_rule_that_raises_is_a_bug_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(shapes: Any) -> dict[str, Any] | None:
+        return {"dim": shapes["patch_embed.proj.weight"][0] // 0}
+
+    spec = dataclasses.replace(get_spec("fftformer"), detect=broken)
+    monkeypatch.setitem(deblur_cli.models.registry._REGISTRY, "fftformer", spec)
+    with pytest.raises(DetectorBugError) as info:
+        detect_architecture(manifest_shapes("fftformer.json"))
+    message = str(info.value)
+    assert "detection rule of fftformer raised ZeroDivisionError" in message
+    assert "bug" in message and "no registered architecture" not in message
 
 
 def test_extra_missing_and_misshaped_keys_are_named() -> None:

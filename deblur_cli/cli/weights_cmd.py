@@ -189,7 +189,9 @@ def import_(
             result = import_weights(file, name, progress=progress, overwrite=overwrite)
         in_registry = name in load_registry()
     for earlier in result.replaced:
-        stderr.print(f"{escape(name)}: replaced {escape(str(earlier))}", highlight=False)
+        stderr.print(
+            f"{escape(name)}: replaced {escape(str(earlier))}", highlight=False, soft_wrap=True
+        )
     if in_registry and result.record_hash and result.verified_by == "structure":
         _hash_hint(name, result.sha256)
     emit(result, as_json, import_summary)
