@@ -300,7 +300,8 @@ def test_resize_long_with_alpha_and_gif(tmp_path: Path, ckpt: Path) -> None:
 
 def test_tlc_and_no_tlc(tmp_path: Path, mlwnet_ckpt: Path) -> None:
     src = write_noise(tmp_path / "a.png", 64, 80)
-    base = [str(src), "--weights", str(mlwnet_ckpt), "--overwrite", "--tile", "0", "--json"]
+    base = [str(src), "--weights", str(mlwnet_ckpt), "--overwrite", "--tile", "0", "--json",
+            "--device", "cpu"]  # fmt: skip
 
     def restored(*args: str) -> tuple[str, np.ndarray]:
         result = _invoke(*base, *args)

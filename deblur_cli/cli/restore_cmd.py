@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from ..defaults import DEFAULT_MODEL, IMAGE_QUALITY, IMAGE_SUFFIXES, RESTORE_SUFFIX
 from .options import (
@@ -23,7 +24,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..inference import ImageResult
+    from ..inference import ImageResult, Job, OutputOptions, Restorer
 
 _EXTS = ", ".join(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES)
 
@@ -64,10 +65,9 @@ def restore(
         plan_jobs,
         resolve_device,
         resolve_tiles,
-        run_jobs,
     )
     from .output import core_errors, stderr, stdout
-    from .progress_bars import download_progress, restore_progress
+    from .progress_bars import download_progress
     from .render import restore_summary
 
     with core_errors():
@@ -92,29 +92,39 @@ def restore(
             tiles=tiles, tta=tta,
         )  # fmt: skip
     stderr.print(
-        f"[dim]{ready.spec.name} ({ready.weights}) on {dev.type}, {precision.value}, "
-        f"tiles {tiles.tile or 'whole image'}/{tiles.overlap}"
+        f"[dim]{escape(ready.spec.name)} ({escape(ready.weights)}) on {dev.type}, "
+        f"{precision.value}, tiles {tiles.tile or 'whole image'}/{tiles.overlap}"
         f"{', TLC' if ready.tlc else ''}{', TTA x8' if tta else ''}[/]",
         highlight=False,
     )
     results = [ImageResult(problem.split(":")[0], None, "failed", error=problem)
                for problem in found.problems]  # fmt: skip
     _report(results, as_json)
-    with restore_progress(len(jobs)) as bar:
-        for result in run_jobs(restorer, jobs, options, on_tiles=bar.on_tiles):
-            bar.advance(result)
-            results.append(result)
-            _report([result], as_json)
+    results += _run_batch(restorer, jobs, options, as_json)
     if not as_json:
         stdout.print(restore_summary(results, dev.type, precision.value))
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
 
+def _run_batch(
+    restorer: Restorer, jobs: list[Job], options: OutputOptions, as_json: bool
+) -> list[ImageResult]:
+    """Restore every job under one progress bar, reporting each result as it comes."""
+    from ..inference import run_jobs
+    from .progress_bars import restore_progress
+
+    results = []
+    with restore_progress(len(jobs)) as bar:
+        for result in run_jobs(restorer, jobs, options, on_tiles=bar.on_tiles):
+            bar.advance(result)
+            results.append(result)
+            _report([result], as_json)
+    return results
+
+
 def _report(results: Iterable[ImageResult], as_json: bool) -> None:
     """One JSON line per result, or the failures and resize notes on stderr."""
-    from rich.markup import escape
-
     from .output import print_json, stderr
 
     for result in results:

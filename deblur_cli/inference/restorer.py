@@ -112,8 +112,8 @@ class Restorer:
             batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), autocast(self.device, self.precision):
             out = self.model(batch)
-        out = out[0] if isinstance(out, (tuple, list)) else out
-        return out.float()
+        main: torch.Tensor = out[0] if isinstance(out, (tuple, list)) else out
+        return main.float()
 
     def _run(self, x: torch.Tensor, tiles: TileSettings, progress: Progress | None) -> torch.Tensor:
         return tiled_forward(
@@ -207,7 +207,7 @@ class Restorer:
             result = out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
         stats = RestoreStats(
             seconds=seconds,
-            tiles=self.count_tiles(*image.shape[:2], tiles),
+            tiles=self.count_tiles(image.shape[0], image.shape[1], tiles),
             tile=tiles.tile,
             overlap=tiles.overlap,
             device=self.device.type,

@@ -143,8 +143,8 @@ def keep_freed_memory() -> bool:
     try:
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_mmap_threshold = -1, -3  # glibc malloc.h
-        ok = libc.mallopt(m_mmap_threshold, 1 << 30) == 1
-        ok = ok and libc.mallopt(m_trim_threshold, (1 << 31) - 1) == 1
+        ok = bool(libc.mallopt(m_mmap_threshold, 1 << 30) == 1)
+        ok = ok and bool(libc.mallopt(m_trim_threshold, (1 << 31) - 1) == 1)
     except (OSError, AttributeError):  # musl or another libc: keep its defaults
         return False
     _ALLOCATOR_TUNED = ok
