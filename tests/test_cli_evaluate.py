@@ -7,8 +7,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,6 +22,7 @@ from helpers.datasets import (
     make_gopro,
     make_realblur,
     official_list_bytes,
+    shifted,
     smooth_image,
     write_predictions,
     write_rgb,
@@ -24,7 +31,7 @@ from helpers.metrics import official_realblur
 from typer.testing import CliRunner
 
 from deblur_cli.cli.app import app
-from deblur_cli.datasets import Dataset, load_gopro, load_realblur, read_rgb
+from deblur_cli.datasets import REALBLUR_FOLDERS, Dataset, load_gopro, load_realblur, read_rgb
 from deblur_cli.evaluation import read_results
 from deblur_cli.inference import Restorer
 from deblur_cli.models import create
@@ -85,7 +92,8 @@ def test_predictions_reproduce_official_script(realblur: Dataset, tmp_path: Path
         assert image["name"] == pair.name
         assert {"psnr", "ssim", "ecc_ok", "gain", "warp"} <= image.keys()
         want_psnr, want_ssim = official_realblur(
-            written[pair.name].astype(np.float32) / 255, read_rgb(pair.sharp).astype(np.float32) / 255
+            written[pair.name].astype(np.float32) / 255,
+            read_rgb(pair.sharp).astype(np.float32) / 255,
         )
         assert image["psnr"] == pytest.approx(want_psnr, abs=1e-9)
         assert image["ssim"] == pytest.approx(want_ssim, abs=1e-12)
@@ -116,7 +124,9 @@ def test_model_mode_agrees_with_its_saved_predictions(
     assert model_run["seconds"]["inference"] > 0
     # official names, the CSV and the results file in --save-dir; nothing in the dataset tree
     assert sorted(p.name for p in out.glob("*.png")) == sorted(p.name for p in realblur.pairs)
-    assert (out / "metrics.csv").is_file() and model_run["results_path"] == str(out / "results.jsonl")
+    assert (out / "metrics.csv").is_file() and model_run["results_path"] == str(
+        out / "results.jsonl"
+    )
     assert not list((tmp_path / "data").rglob("*pred*"))
 
     scored = _invoke("--dataset", "realblur-j", "--root", tmp_path / "data", "-p", out, *FAST,
@@ -155,9 +165,16 @@ def test_resume_after_interruption_gives_the_same_means(
     killed = _model(data, ckpt, "--workers", "0", *FAST, "--results", results)
     assert killed.exit_code == 130 and "--resume" in killed.stderr
     assert len(read_results(results)[1]) == 2
+    # running it again without --resume must not wipe what the killed run left
+    left = results.read_bytes()
+    again = _model(data, ckpt, "--workers", "0", *FAST, "--results", results)
+    assert again.exit_code == 1 and "--resume" in again.stderr and "--overwrite" in again.stderr
+    assert results.read_bytes() == left
 
     calls.clear()
-    resumed = _model(data, ckpt, "--workers", "1", *FAST, "--results", results, "--resume", "--json")
+    resumed = _model(
+        data, ckpt, "--workers", "1", *FAST, "--results", results, "--resume", "--json"
+    )
     assert resumed.exit_code == 0, resumed.output
     report = json.loads(resumed.stdout)
     assert len(calls) == 2  # only the images not yet scored are restored
@@ -244,3 +261,128 @@ def test_gopro_predictions_and_fatal_errors(tmp_path: Path, ckpt: Path) -> None:
         assert bad.exit_code == 1 and message in lines[-1] and lines[-1].startswith("error:"), (
             args, bad.stderr,
         )  # fmt: skip
+
+
+def _predictions_run(tmp_path: Path, realblur: Dataset, *extra: str | Path):
+    preds = tmp_path / "preds"
+    if not preds.is_dir():
+        write_predictions(realblur.pairs, preds)
+    return _invoke("-d", "realblur-j", "--root", "data", "-p", preds, *FAST, *extra)
+
+
+def test_rerun_never_loses_results(realblur: Dataset, tmp_path: Path) -> None:
+    first = _predictions_run(tmp_path, realblur, "--workers", "0", "--results", "run.jsonl")
+    assert first.exit_code == 0, first.output
+    earlier = (tmp_path / "run.jsonl").read_bytes()
+
+    again = _predictions_run(tmp_path, realblur, "--workers", "0", "--results", "run.jsonl")
+    lines = again.stderr.strip().splitlines()
+    assert again.exit_code == 1 and len(lines) == 1, again.stderr
+    assert lines[0].startswith("error: run.jsonl: holds 4 image scores of an earlier run")
+    assert "--resume" in lines[0] and "--overwrite" in lines[0]
+    assert (tmp_path / "run.jsonl").read_bytes() == earlier
+
+    both = _predictions_run(tmp_path, realblur, "--results", "run.jsonl", "--resume", "--overwrite")
+    assert both.exit_code == 1 and "exclude each other" in both.stderr
+
+    fresh = _predictions_run(tmp_path, realblur, "--workers", "0", "--results", "run.jsonl",
+                             "--overwrite")  # fmt: skip
+    assert fresh.exit_code == 0, fresh.output
+    kept = list(tmp_path.glob("run.jsonl.*.bak"))
+    assert len(kept) == 1 and kept[0].read_bytes() == earlier
+    assert f"kept as {kept[0].name}" in fresh.stderr
+    assert len(read_results(tmp_path / "run.jsonl")[1]) == 4
+
+
+def test_unreadable_results_file_is_an_error(realblur: Dataset, tmp_path: Path) -> None:
+    binary = tmp_path / "binary.jsonl"
+    content = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # e.g. an image named by mistake
+    binary.write_bytes(content)
+    resumed = _predictions_run(tmp_path, realblur, "--results", binary, "--resume")
+    lines = resumed.stderr.strip().splitlines()
+    assert resumed.exit_code == 1 and len(lines) == 1, resumed.stderr
+    assert lines[0].startswith(f"error: {binary}:1: not a results line")
+    fresh = _predictions_run(tmp_path, realblur, "--results", binary)
+    assert fresh.exit_code == 1 and "is not a results file" in fresh.stderr
+    assert "--overwrite" in fresh.stderr and binary.read_bytes() == content
+
+
+def test_workers_are_capped_by_images_and_cores(realblur: Dataset, tmp_path: Path) -> None:
+    result = _predictions_run(tmp_path, realblur, "--workers", "64", "--json")
+    assert result.exit_code == 0, result.output
+    used = min(len(realblur.pairs), os.cpu_count() or 1)
+    assert json.loads(result.stdout)["workers"] == used
+    assert f"note: {used} scoring processes instead of 64" in result.stderr
+
+
+def test_save_dir_inside_root_is_refused(realblur: Dataset, tmp_path: Path) -> None:
+    # the pairs live in data/RealBlur-J_.../, but --root is data: data/out is inside it
+    inside = _predictions_run(tmp_path, realblur, "--save-dir", tmp_path / "data" / "out")
+    lines = inside.stderr.strip().splitlines()
+    assert inside.exit_code == 1 and len(lines) == 1
+    assert "inside the dataset tree" in lines[0] and not (tmp_path / "data" / "out").exists()
+
+
+def _slow_realblur(root: Path, preds: Path, count: int) -> None:
+    """`count` RealBlur-J pairs (copies of one image pair) and their predictions."""
+    folder = REALBLUR_FOLDERS["realblur-j"]
+    gt = smooth_image(96, 128, 1)
+    pngs = {}
+    for kind, image in (
+        ("gt", gt),
+        ("blur", shifted(gt, 1.5, -1, 1)),
+        ("pred", shifted(gt, 0.6, -0.4)),
+    ):
+        pngs[kind] = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))[1].tobytes()
+    lines = []
+    for i in range(1, count + 1):
+        scene = f"scene{i:03d}"
+        for kind in ("gt", "blur"):
+            path = root / folder / scene / kind / f"{kind}_1.png"
+            path.parent.mkdir(parents=True)
+            path.write_bytes(pngs[kind])
+        preds.mkdir(exist_ok=True)
+        (preds / f"{scene}_1.png").write_bytes(pngs["pred"])
+        lines.append(f"{folder}/{scene}/gt/gt_1.png {folder}/{scene}/blur/blur_1.png")
+    (root / "RealBlur_J_test_list.txt").write_bytes(official_list_bytes(lines))
+
+
+def _record_lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") - 1 if path.is_file() else 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_prints_the_command_that_resumes(tmp_path: Path) -> None:
+    """A real Ctrl-C: SIGINT to the whole process group (parent and scoring workers), as a
+    terminal sends it, while the workers are busy."""
+    count = 10
+    _slow_realblur(tmp_path / "data", tmp_path / "preds", count)
+    results = tmp_path / "run.jsonl"
+    command = [sys.executable, "-m", "deblur_cli", "evaluate", "-d", "realblur-j", "--root", "data",
+               "-p", "preds", "--ecc-iters", "300", "--workers", "2", "--results", str(results)]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while _record_lines(results) < 1 and time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=300)
+
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: ") and f"kept in {results}" in last, stderr
+    words = shlex.split(last.split("; go on with: ", 1)[1])
+    assert words[-2:] == ["--results", str(results), "--resume"][-2:]
+    assert words[words.index("--ecc-iters") + 1] == "300" and "--overwrite" not in words
+    scored = _record_lines(results)
+    assert 1 <= scored < count
+
+    # the printed command goes on where the run stopped
+    program = words.index("evaluate")
+    done = subprocess.run([sys.executable, "-m", "deblur_cli", *words[program:], "--json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["resumed"] == scored and report["count"] == count

@@ -29,6 +29,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from ..datasets import Dataset
     from ..evaluation import EvalProgress
 
 RESULTS_HELP = (
@@ -78,16 +79,7 @@ def evaluate(
     """
     from rich.markup import escape
 
-    from ..datasets import open_dataset
-    from ..evaluation import (
-        check_results_file,
-        check_save_dir,
-        default_protocol,
-        default_results_path,
-        run_evaluation,
-        run_label,
-        save_report,
-    )
+    from ..evaluation import default_protocol, run_evaluation, save_report
     from .output import core_errors, fail, print_json, stderr, stdout
     from .render import evaluation_table
 
@@ -102,27 +94,16 @@ def evaluate(
             dataset.value, align=None if align is None else align is Align.ecc,
             ssim=ssim.value if ssim else None, ecc_iters=ecc_iters, quantize=quantize,
         )  # fmt: skip
-        data = open_dataset(
-            root, dataset=dataset.value, split=split.value, list_path=list_file,
-            gopro_blur=gopro_blur.value,
-        )  # fmt: skip
-        for item in data.skipped:
-            stderr.print(f"[bold red]error:[/] {escape(str(item))}", highlight=False, soft_wrap=True)
-        for note in data.notes:
-            stderr.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        data = _open_dataset(root, dataset, split, list_file, gopro_blur)
         # Refuse what would fail (or lose an earlier run) before a model is loaded.
-        if save_dir is not None:
-            check_save_dir(save_dir, data)
-        if results is not None:
-            check_results_file(results, resume=resume, overwrite=overwrite)
+        _preflight(data, save_dir, results, resume, overwrite)
         ready, tiles = None, None
         if predictions is None:
             ready, tiles = _load_model(model, weights, tlc, device, tile, overlap, tile_batch,
                                        blend, placement)  # fmt: skip
         if results is None:
-            label = run_label(ready, predictions)
-            results = default_results_path(data.name, label, output=output, save_dir=save_dir)
-            check_results_file(results, resume=resume, overwrite=overwrite)
+            results = _default_results(data, ready, predictions, output, save_dir)
+            _preflight(data, None, results, resume, overwrite)
 
     total = min(len(data.pairs), limit or len(data.pairs))
     what = f"{ready.spec.name} ({ready.weights})" if ready else f"predictions in {predictions}"
@@ -154,6 +135,47 @@ def evaluate(
         stdout.print(evaluation_table(run))
     if run.skipped:
         raise typer.Exit(1)
+
+
+def _open_dataset(
+    root: Path, dataset: DatasetName, split: Split, list_file: Path | None, gopro_blur: GoproBlur
+) -> Dataset:
+    """The dataset, its skipped items printed as errors and its notes as notes."""
+    from rich.markup import escape
+
+    from ..datasets import open_dataset
+    from .output import stderr
+
+    data = open_dataset(
+        root, dataset=dataset.value, split=split.value, list_path=list_file,
+        gopro_blur=gopro_blur.value,
+    )  # fmt: skip
+    for item in data.skipped:
+        stderr.print(f"[bold red]error:[/] {escape(str(item))}", highlight=False, soft_wrap=True)
+    for note in data.notes:
+        stderr.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    return data
+
+
+def _preflight(
+    data: Dataset, save_dir: Path | None, results: Path | None, resume: bool, overwrite: bool
+) -> None:
+    """The core's own checks of the output folder and the results file, run early."""
+    from ..evaluation import check_results_file, check_save_dir
+
+    if save_dir is not None:
+        check_save_dir(save_dir, data)
+    if results is not None:
+        check_results_file(results, resume=resume, overwrite=overwrite)
+
+
+def _default_results(
+    data: Dataset, ready: Any, predictions: Path | None, output: Path | None, save_dir: Path | None
+) -> Path:
+    from ..evaluation import default_results_path, run_label
+
+    label = run_label(ready, predictions)
+    return default_results_path(data.name, label, output=output, save_dir=save_dir)
 
 
 def _interrupted(ctx: typer.Context, results: Path, scored: int, total: int) -> typer.Exit:

@@ -173,8 +173,9 @@ def _open_tally(
 
 
 def _summary(
-    dataset: Dataset, tally: _Tally, resumed: int, workers: int, started: float
+    dataset: Dataset, tally: _Tally, started: float
 ) -> tuple[tuple[ImageRecord, ...], StageSeconds]:
+    """The records in dataset order and the time spent; no record at all is an error."""
     ordered = tuple(tally.records[p.name] for p in dataset.pairs if p.name in tally.records)
     if not ordered:
         first = f" (first problem: {tally.skipped[0]})" if tally.skipped else ""
@@ -251,7 +252,7 @@ def evaluate(
     finally:
         if tally.writer is not None:
             tally.writer.close()
-    images, seconds = _summary(dataset, tally, resumed, count, started)
+    images, seconds = _summary(dataset, tally, started)
     if out_dir is not None:
         write_metrics_csv(out_dir / CSV_NAME, images)
     return EvaluationReport(
