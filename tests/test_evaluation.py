@@ -22,6 +22,7 @@ from deblur_cli.evaluation import (
     default_protocol,
     evaluate,
     read_results,
+    worker_count,
 )
 from deblur_cli.metrics import score_realblur, score_unaligned
 
@@ -192,3 +193,26 @@ def test_fatal_evaluation_errors(realblur: Dataset, tmp_path: Path) -> None:
     bad.write_text('garbage\n{"dataset": "realblur-j"}\n')
     with pytest.raises(ResultsFileError, match="bad.jsonl:1: not a results line"):
         read_results(bad)
+
+
+def test_worker_count_is_capped_by_images_and_cores() -> None:
+    count, note = worker_count(None, 1000)  # auto: one per usable core, no note
+    assert 1 <= count <= (os.cpu_count() or 1) and note is None
+    assert worker_count(None, 1) == (1, None)
+    assert worker_count(0, 6) == (0, None)  # 0: score in this process
+    assert worker_count(3, 0) == (0, None)  # everything resumed: no pool at all
+    count, note = worker_count(64, 1)
+    assert count == 1 and note == "1 scoring processes instead of 64: 1 images to score"
+
+
+def test_results_file_that_is_not_one_is_never_an_empty_resume(tmp_path: Path) -> None:
+    # a torn last line is tolerated only after readable lines; a file that is one torn line
+    # of garbage (no newline at all) is an error, not zero records
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(b"\x00\xff\xfe not json and no newline")
+    with pytest.raises(ResultsFileError, match="garbage.jsonl:1: not a results line"):
+        read_results(garbage)
+    report = tmp_path / "report.json"  # the pretty JSON report, given as a results file
+    report.write_text('{\n  "dataset": "realblur-j",\n  "count": 4\n}\n')
+    with pytest.raises(ResultsFileError, match="report.json:1: not a results line"):
+        read_results(report)
