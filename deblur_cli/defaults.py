@@ -45,7 +45,7 @@ class Compare(str, Enum):
     """Layout of the before/after picture `restore --compare` writes."""
 
     side_by_side = "side-by-side"
-    split = "split"
+    split = "split"  # type: ignore[assignment]  # shadows str.split; the value is the CLI word
 
 
 class DatasetName(str, Enum):

@@ -12,6 +12,7 @@ from torch import nn
 
 from .blocks import (
     DilatedNAFBlock,
+    Heads,
     WaveletBlock,
     check_input_size,
     down_conv,
@@ -88,7 +89,9 @@ class Fusion(nn.Module):
         self.ch_reduce2 = _reduce(4 * c, 2 * c)
         self.d2 = _wavelet_stage(2, 2 * c, 1)
 
-    def forward(self, e2: torch.Tensor, e3: torch.Tensor, e4: torch.Tensor):
+    def forward(
+        self, e2: torch.Tensor, e3: torch.Tensor, e4: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         f3 = self.d3(self.ch_reduce3(torch.cat([self.up43(e4), e3], dim=1)))
         f2 = self.d2(self.ch_reduce2(torch.cat([self.up32(f3), e2], dim=1)))
         return f2, f3
@@ -116,7 +119,14 @@ class Decoder(nn.Module):
             self.head3 = _Head(4 * c, out_channels)
             self.head4 = _Head(8 * c, out_channels)
 
-    def forward(self, e1, e4, f2, f3, return_aux: bool):
+    def forward(
+        self,
+        e1: torch.Tensor,
+        e4: torch.Tensor,
+        f2: torch.Tensor,
+        f3: torch.Tensor,
+        return_aux: bool,
+    ) -> Heads:
         z4 = self.d4(e4)
         z3 = self.d3(self.ch_reduce3(torch.cat([self.up43(z4), f3], dim=1)))
         z2 = self.d2(self.ch_reduce2(torch.cat([self.up32(z3), f2], dim=1)))
@@ -147,7 +157,7 @@ class CEMLWNet(nn.Module):
         self.fusion = Fusion(c)
         self.decoder = Decoder(c, config.out_channels, config.aux_heads)
 
-    def forward(self, x: torch.Tensor, return_aux: bool | None = None):
+    def forward(self, x: torch.Tensor, return_aux: bool | None = None) -> torch.Tensor | Heads:
         check_input_size(self.arch_name, x, SIZE_MULTIPLE)
         aux = self.training if return_aux is None else return_aux
         e1, e2, e3, e4 = self.encoder(x)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .blocks import (
+    Heads,
     NAFBlock,
     WaveletBlock,
     check_input_size,
@@ -79,7 +80,9 @@ class Fusion(nn.Module):
         self.up32 = up_shuffle(4 * c, bias=False)
         self.d2 = _wavelet_stage(2, 2 * c, 1)
 
-    def forward(self, e2: torch.Tensor, e3: torch.Tensor, e4: torch.Tensor):
+    def forward(
+        self, e2: torch.Tensor, e3: torch.Tensor, e4: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         f3 = self.d3(self.up43(e4) + e3)
         f2 = self.d2(self.up32(f3) + e2)
         return f2, f3
@@ -102,7 +105,14 @@ class Decoder(nn.Module):
         self.d2 = _wavelet_stage(2, 2 * c, 1)
         self.d1 = _wavelet_stage(2, c, 0)
 
-    def forward(self, e1, e4, f2, f3, return_aux: bool):
+    def forward(
+        self,
+        e1: torch.Tensor,
+        e4: torch.Tensor,
+        f2: torch.Tensor,
+        f3: torch.Tensor,
+        return_aux: bool,
+    ) -> Heads:
         z4 = self.d4(e4)
         z3 = self.d3(self.up43(z4) + f3)
         z2 = self.d2(self.up32(z3) + f2)
@@ -131,7 +141,7 @@ class MLWNet(nn.Module):
         self.fusion = Fusion(c)
         self.decoder = Decoder(c, config.out_channels)
 
-    def forward(self, x: torch.Tensor, return_aux: bool | None = None):
+    def forward(self, x: torch.Tensor, return_aux: bool | None = None) -> torch.Tensor | Heads:
         check_input_size(self.arch_name, x, SIZE_MULTIPLE)
         aux = self.training if return_aux is None else return_aux
         e1, e2, e3, e4 = self.encoder(x)

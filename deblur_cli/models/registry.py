@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from ..defaults import PRECISIONS
+from ..defaults import NAME_SUGGESTION_CUTOFF, PRECISIONS
 from ..errors import InvalidArgumentError, UnknownModelError
 from . import ce_mlwnet, fftformer, hybridnet, mlwnet
 from .detection import Shapes
@@ -128,7 +128,7 @@ def get_spec(name: str) -> ModelSpec:
     if key in _REGISTRY:
         return _REGISTRY[key]
     # a strict cutoff: suggest only a near-typo, never an unrelated name
-    close = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=NAME_SUGGESTION_CUTOFF)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     raise UnknownModelError(f"unknown model '{name}'{hint} (known: {', '.join(_REGISTRY)})")
 
@@ -148,7 +148,8 @@ def create(name: str, **config_overrides: Any) -> nn.Module:
         )
     config = dataclasses.replace(spec.config, **config_overrides)
     model = spec.builder(config)
-    model.arch_name = spec.name  # errors and reports name the registry entry, not the class
+    # errors and reports name the registry entry (nn.Module types attributes as tensors)
+    model.arch_name = spec.name  # type: ignore[assignment]
     if spec.tlc is not None:
         apply_tlc(model, spec.tlc)
     return model.eval()

@@ -80,7 +80,7 @@ def apply_tlc(model: nn.Module, config: TLCConfig | None = None) -> nn.Module:
         for name, child in list(parent.named_children()):
             if isinstance(child, SCAPool):
                 setattr(parent, name, LocalAvgPool(local_kernel(child.level, config), child.level))
-    model.tlc_config = config  # read by reports; the state dict is unchanged
+    model.tlc_config = config  # type: ignore[assignment]  # read by reports; state dict unchanged
     return model
 
 
