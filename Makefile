@@ -5,7 +5,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test lint types check bench clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check deblur_cli tests benchmarks
+
+# mypy reads its settings (files, the strict public-API modules) from pyproject.toml.
+types: $(STAMP)
+	$(BIN)/mypy
+
+check: lint types
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
