@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import benchmark_cmd, evaluate_cmd, models_cmd, profile_cmd, restore_cmd, weights_cmd
+from . import benchmark_cmd, evaluate_cmd, models_cmd, profile_cmd, restore_cmd, train_cmd, weights_cmd
 
 app = typer.Typer(
     name="deblur",
@@ -26,6 +26,7 @@ app.command("profile")(profile_cmd.profile)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("benchmark")(benchmark_cmd.benchmark)
 app.add_typer(weights_cmd.app, name="weights")
+app.add_typer(train_cmd.app, name="train")
 
 
 def _version(value: bool) -> None:
