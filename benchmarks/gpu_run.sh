@@ -15,7 +15,7 @@ case "$mode" in
     for b in 1 8; do
       for p in fp32 bf16 fp16; do
         python3 -m deblur_cli profile --model all --device cuda --precision $p --batch $b \
-          --cudnn-benchmark --json > "$out/profile_${p}_b${b}.json" || echo "profile $p b$b failed"
+          --cudnn-benchmark --time-budget 0 --json > "$out/profile_${p}_b${b}.json" || echo "profile $p b$b failed"
         echo "done profile $p batch $b"
       done
     done ;;
@@ -23,7 +23,7 @@ case "$mode" in
     for b in 1 8; do
       for m in $models; do
         python3 -m deblur_cli profile --model $m --device cuda --precision fp32 --batch $b \
-          --compile --cudnn-benchmark --json > "$out/compiled_${m}_b${b}.json" || echo "compiled $m b$b failed"
+          --compile --cudnn-benchmark --time-budget 0 --json > "$out/compiled_${m}_b${b}.json" || echo "compiled $m b$b failed"
         echo "done compiled $m batch $b"
       done
     done ;;
