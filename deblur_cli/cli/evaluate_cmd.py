@@ -232,11 +232,13 @@ def _load_model(
 ) -> tuple[Any, Any]:
     """The network (never untrained) and its tile settings: None (the registry's defaults)
     unless a tile option differs from them."""
-    from ..inference import load_for_inference, resolve_device, resolve_tiles
+    from ..inference import keep_freed_memory, load_for_inference, resolve_device, resolve_tiles
     from .progress_bars import download_progress
 
     with download_progress() as on_bytes:
         ready = load_for_inference(model, weights, tlc=tlc, progress=on_bytes)
+    if resolve_device(device.value).type == "cpu":
+        keep_freed_memory()  # 1.46x per CPU tile; DEBLUR_KEEP_FREED_MEMORY=0 opts out
     custom = (tile, overlap, tile_batch) != (None, None, None)
     custom = custom or blend is not Blend.cosine or placement is not Placement.even
     tiles = None
