@@ -1,8 +1,10 @@
-"""`deblur benchmark` on a small fake RealBlur-J set with width-4 checkpoints: the slide-19 table,
-the cache (hit on a re-run, miss on a changed key), the plot, the JSON schema, --speed."""
+"""`deblur benchmark` on a small fake RealBlur-J set with tiny checkpoints (the registry's
+tiny configs): the slide-19 table, the cache (hit on a re-run, miss on a changed key), the plot,
+the JSON schema, --speed, and one-line errors for bad options."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -11,34 +13,32 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_datasets import make_realblur
+from helpers.datasets import make_realblur
 from typer.testing import CliRunner
 
-import deblur_cli.evaluate_run as evaluate_run
-import deblur_cli.weights as weights_mod
-from deblur_cli.benchmarking import (
+from deblur_cli.benchmark import (
+    HASHES_NAME,
     BenchmarkError,
     BenchmarkOptions,
+    PlotError,
     TileSetting,
     cell_key,
     dataset_hash,
     parse_models,
     parse_tile_settings,
     parse_weights_map,
+    plot_benchmark,
+    plot_points,
     run_benchmark,
     weights_sha256,
 )
 from deblur_cli.cli.app import app
 from deblur_cli.datasets import load_realblur
 from deblur_cli.evaluation import default_protocol
-from deblur_cli.models import create
+from deblur_cli.models import create, get_spec
 
 runner = CliRunner()
-SMALL = {
-    "ce-mlwnet": {"dim": 4},
-    "mlwnet": {"dim": 4},
-    "fftformer": {"dim": 8, "num_blocks": (1, 1, 1), "num_refinement_blocks": 1},
-}
+SMALL = ("ce-mlwnet", "mlwnet", "fftformer")  # built at their registry tiny_config
 FAST = ["--tiles", "64/32,full", "--ecc-iters", "5", "--workers", "0", "--device", "cpu"]
 
 
@@ -48,10 +48,11 @@ def bench(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bench")
     make_realblur(root / "data", n=2)
     paths = {"data": root / "data"}
-    for i, (name, config) in enumerate(SMALL.items()):
+    for i, name in enumerate(SMALL):
         torch.manual_seed(i)
         paths[name] = root / f"{name}_small.pth"
-        torch.save({"params": create(name, **config).state_dict()}, paths[name])
+        model = create(name, **get_spec(name).tiny_config)
+        torch.save({"params": model.state_dict()}, paths[name])
     return paths
 
 
@@ -70,16 +71,10 @@ def _invoke(bench: dict[str, Path], models: tuple[str, ...], *extra: str):
     return runner.invoke(app, [*args, "--root", str(bench["data"]), *FAST, *extra])
 
 
-def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    calls: list[tuple[int, int]] = []
-    real = evaluate_run.run_evaluation
-
-    def counting(dataset, **kwargs):
-        calls.append((kwargs["tiles"].tile, kwargs["tiles"].overlap))
-        return real(dataset, **kwargs)
-
-    monkeypatch.setattr(evaluate_run, "run_evaluation", counting)
-    return calls
+def _cache_files(home: Path) -> dict[str, int]:
+    """Cached cells (file name -> mtime) under the benchmark cache, the hash index left out."""
+    folder = home / "benchmarks"
+    return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json") if p.name != HASHES_NAME}
 
 
 # --------------------------------------------------------------------------------------
@@ -125,24 +120,20 @@ def test_cache_key_parts(bench: dict[str, Path], tmp_path: Path) -> None:
     assert key != cell_key("mlwnet", "ab" * 32, tile, "bf16", base)
 
 
-def test_weights_hash_is_remembered_by_path_size_and_mtime(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ckpt = tmp_path / "w.pth"
+def test_weights_hash_is_remembered_by_path_size_and_mtime(tmp_path: Path) -> None:
+    ckpt, cache = tmp_path / "w.pth", tmp_path / "cache"
     ckpt.write_bytes(b"weights v1")
-    hashed: list[Path] = []
-    real = weights_mod.sha256_file
-
-    def counting(path: Path, progress=None) -> str:
-        hashed.append(path)
-        return real(path)
-
-    monkeypatch.setattr(weights_mod, "sha256_file", counting)
-    first = weights_sha256(ckpt, tmp_path / "cache")
-    assert weights_sha256(ckpt, tmp_path / "cache") == first and len(hashed) == 1
+    assert weights_sha256(ckpt, cache) == hashlib.sha256(b"weights v1").hexdigest()
+    # A remembered hash is trusted while path, size and mtime match: the file is not re-read.
+    index = json.loads((cache / HASHES_NAME).read_text())
+    index[str(ckpt.resolve())]["sha256"] = "remembered"
+    (cache / HASHES_NAME).write_text(json.dumps(index))
+    assert weights_sha256(ckpt, cache) == "remembered"
     ckpt.write_bytes(b"weights v2")
     os.utime(ckpt, ns=(1, 1))
-    assert weights_sha256(ckpt, tmp_path / "cache") != first and len(hashed) == 2
+    assert weights_sha256(ckpt, cache) == hashlib.sha256(b"weights v2").hexdigest()
+    (cache / HASHES_NAME).write_bytes(b"\xff\xfe not json")  # damaged: rebuilt, not an error
+    assert weights_sha256(ckpt, cache) == hashlib.sha256(b"weights v2").hexdigest()
 
 
 # --------------------------------------------------------------------------------------
@@ -150,30 +141,32 @@ def test_weights_hash_is_remembered_by_path_size_and_mtime(
 
 
 def test_benchmark_table_plot_and_cache_hit_on_rerun(
-    bench: dict[str, Path], home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bench: dict[str, Path], home: Path, tmp_path: Path
 ) -> None:
-    calls = _count_evaluations(monkeypatch)
     models = ("ce-mlwnet", "mlwnet", "fftformer")
     plot, report_file = tmp_path / "plots" / "bench.png", tmp_path / "results.json"
     result = _invoke(bench, models, "--plot", str(plot), "--output", str(report_file))
     assert result.exit_code == 0, result.output
-    assert len(calls) == 6
     out = result.stdout
     assert "PSNR / SSIM per tile setting (4 images)" in out and "Complexity at 256x256" in out
-    for text in ("64/32", "Full", "ce-mlwnet", "fftformer", "(dim=4)", "bold: best per column"):
+    dim = f"(dim={get_spec('ce-mlwnet').tiny_config['dim']})"
+    for text in ("64/32", "Full", "ce-mlwnet", "fftformer", dim, "bold: best per column"):
         assert text in out
     assert "0 of 6 results from the cache" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
     first = json.loads(report_file.read_text())
     assert first["scored"] == 6 and first["reused"] == 0
-    assert len(list((home / "benchmarks").glob("*.json"))) == 6 + 1  # cells + weights hashes
+    first_files = _cache_files(home)
+    assert len(first_files) == 6 and (home / "benchmarks" / HASHES_NAME).exists()
 
     # Re-run with one more tile setting: only that cell is scored, the rest come from the cache.
     result = _invoke(bench, models, "--tiles", "64/32,full,32/16", "--json")
     assert result.exit_code == 0, result.output
     again = json.loads(result.stdout)
-    assert calls[6:] == [(32, 16)] * 3
     assert again["scored"] == 3 and again["reused"] == 6
+    assert sorted(c["tiles"] for c in again["cells"] if not c["cached"]) == ["32/16"] * 3
+    files = _cache_files(home)  # three new cells; the six earlier files were not rewritten
+    assert len(files) == 9 and all(files[name] == t for name, t in first_files.items())
     before = {(c["model"], c["tiles"]): c for c in first["cells"]}
     for cell in again["cells"]:
         old = before.get((cell["model"], cell["tiles"]))
@@ -210,12 +203,13 @@ def test_json_schema(bench: dict[str, Path], home: Path) -> None:
             "name", "weights", "weights_path", "weights_sha256", "config", "config_changes",
             "complexity",
         }  # fmt: skip
-        assert model["config_changes"] == {"dim": 4} and len(model["weights_sha256"]) == 64
+        tiny = dict(get_spec(model["name"]).tiny_config)
+        assert model["config_changes"] == tiny and len(model["weights_sha256"]) == 64
         c = model["complexity"]
         assert c["params"] > 0 and c["macs_torchinfo"] > 0 and c["macs_full"] >= c["macs_torchinfo"]
         assert c["latency_ms"] is None and c["size"] == 256
     assert doc["models"][0]["complexity"]["params"] == sum(
-        p.numel() for p in create("ce-mlwnet", dim=4).parameters()
+        p.numel() for p in create("ce-mlwnet", **get_spec("ce-mlwnet").tiny_config).parameters()
     )
 
     assert [(c["model"], c["tiles"]) for c in doc["cells"]] == [
@@ -242,8 +236,9 @@ def test_speed_times_cached_cells(bench: dict[str, Path], home: Path) -> None:
     )  # fmt: skip
     plain = run_benchmark(data, ["ce-mlwnet"], options)
     timed = run_benchmark(
-        data, ["ce-mlwnet"], replace(options, speed=True, latency_iters=2, latency_warmup=0)
-    )
+        data, ["ce-mlwnet"],
+        replace(options, speed=True, latency_iters=2, latency_warmup=0, latency_budget=None),
+    )  # fmt: skip
     assert plain.scored == 1 and timed.reused == 1 and timed.speed
     cell = timed.cell("ce-mlwnet", "full")
     assert cell.psnr == plain.cells[0].psnr and cell.timed_images == 2 and cell.seconds_per_image > 0
@@ -260,8 +255,6 @@ def test_tile_not_a_multiple_of_the_size_multiple_fails_before_scoring(
 
 
 def test_plot_written_with_matplotlib(bench: dict[str, Path], home: Path, tmp_path: Path) -> None:
-    from deblur_cli.plotting import plot_benchmark, plot_points
-
     data = load_realblur(bench["data"])
     options = BenchmarkOptions(
         tiles=parse_tile_settings("64/32,full"), ecc_iters=5, device="cpu", workers=0, limit=2,
@@ -274,7 +267,7 @@ def test_plot_written_with_matplotlib(bench: dict[str, Path], home: Path, tmp_pa
         assert p.psnr == report.best_cell(p.model).psnr and p.gmacs > 0 and p.latency_ms is None
     svg = plot_benchmark(report, tmp_path / "fig.svg")
     assert b"<svg" in svg.read_bytes()[:500]
-    with pytest.raises(Exception, match="unsupported plot format"):
+    with pytest.raises(PlotError, match="unsupported plot format"):
         plot_benchmark(report, tmp_path / "fig.xyz")
     assert not list(tmp_path.glob(".fig*.tmp"))
 
@@ -287,3 +280,33 @@ def test_plot_without_matplotlib_says_how_to_install(
     assert result.exit_code == 1
     assert "pip install 'deblur-cli[plot]'" in result.stderr
     assert not (tmp_path / "p.png").exists() and not (home / "benchmarks").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--iters", "0"], ["--warmup", "-1"], ["--time-budget", "-1"], ["--ecc-iters", "0"],
+     ["--limit", "0"], ["--workers", "-1"], ["--precision", "fp8"], ["--device", "tpu"],
+     ["--align", "sideways"]],
+)  # fmt: skip
+def test_benchmark_bad_options_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    result = runner.invoke(app, ["benchmark", "-m", "mlwnet", "--root", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # a usage message, not a traceback
+    assert args[0] in result.output
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("limit", 0), ("ecc_iters", 0), ("latency_iters", 0), ("latency_warmup", -1),
+     ("workers", -1), ("latency_budget", 0.0), ("precision", "fp8"), ("tiles", ())],
+)  # fmt: skip
+def test_benchmark_options_refuse_values_out_of_range(field: str, value: object) -> None:
+    with pytest.raises(BenchmarkError):
+        BenchmarkOptions(**{field: value})  # type: ignore[arg-type]
+
+
+def test_alignment_with_another_ssim_is_one_line_error(bench: dict[str, Path], home: Path) -> None:
+    result = _invoke(bench, ("mlwnet",), "--align", "ecc", "--ssim", "ssim3d")
+    assert result.exit_code == 1
+    assert "realblur" in result.stderr and "Traceback" not in result.output
+    assert not (home / "benchmarks").exists()

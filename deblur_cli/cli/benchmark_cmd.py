@@ -10,7 +10,25 @@ from typing import Annotated, Any
 
 import typer
 
-from .options import Align, DatasetName, Device, JsonOption, Precision, Split, SsimVariant
+from ..defaults import (
+    BENCHMARK_TILES,
+    ECC_ITERS,
+    LATENCY_ITERS,
+    LATENCY_TIME_BUDGET,
+    LATENCY_WARMUP,
+)
+from .options import (
+    Align,
+    DatasetName,
+    Device,
+    ItersOption,
+    JsonOption,
+    Precision,
+    Split,
+    SsimVariant,
+    TimeBudgetOption,
+    WarmupOption,
+)
 
 
 def benchmark(
@@ -19,13 +37,14 @@ def benchmark(
     dataset: Annotated[DatasetName | None, typer.Option("--dataset", "-d", help="Picks the RealBlur variant and the default protocol (RealBlur: ECC-aligned; GoPro, paired: unaligned). Default: detected.", show_default=False)] = None,
     split: Annotated[Split, typer.Option(help="Which split's list or folder to score.")] = Split.test,
     weights: Annotated[str | None, typer.Option("--weights", "-w", help="Per-model weights, MODEL=NAME|FILE,... (default: each model's registry weights).", show_default=False)] = None,
-    tiles: Annotated[str, typer.Option(help="Tile settings TILE/OVERLAP or 'full', comma-separated.")] = "256/128,512/256,full",
+    tiles: Annotated[str, typer.Option(help="Tile settings TILE/OVERLAP or 'full', comma-separated.")] = BENCHMARK_TILES,
     limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N pairs.", show_default=False)] = None,
     speed: Annotated[bool, typer.Option("--speed", help="Add model-only latency and end-to-end seconds per image (median).")] = False,
-    iters: Annotated[int, typer.Option(min=1, help="Timed forward passes for the --speed latency.")] = 100,
-    warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up passes for the --speed latency.")] = 20,
+    iters: ItersOption = LATENCY_ITERS,
+    warmup: WarmupOption = LATENCY_WARMUP,
+    time_budget: TimeBudgetOption = LATENCY_TIME_BUDGET,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PSNR-vs-MACs figure (png, pdf, svg; needs deblur-cli[plot]).", show_default=False)] = None,
-    ecc_iters: Annotated[int, typer.Option("--ecc-iters", min=1, help="ECC iterations (RealBlur protocol).")] = 100,
+    ecc_iters: Annotated[int, typer.Option("--ecc-iters", min=1, help="ECC iterations (RealBlur protocol).")] = ECC_ITERS,
     align: Annotated[Align | None, typer.Option(help="ecc: RealBlur protocol (ECC + masked metrics); none: plain PSNR/SSIM. Default: ecc for RealBlur, none otherwise.", show_default=False)] = None,
     ssim: Annotated[SsimVariant | None, typer.Option(help="SSIM convention (default: realblur when aligned, ssim3d otherwise).", show_default=False)] = None,
     device: Annotated[Device, typer.Option(help="Where the models run.")] = Device.auto,
@@ -36,11 +55,13 @@ def benchmark(
     as_json: JsonOption = False,
 ) -> None:
     """Benchmark models x tile settings on a dataset: PSNR/SSIM table plus complexity table."""
-    from ..benchmarking import (
+    from ..benchmark import (
         BenchmarkOptions,
         parse_models,
         parse_tile_settings,
         parse_weights_map,
+        plot_benchmark,
+        require_matplotlib,
         run_benchmark,
         save_report,
     )
@@ -50,8 +71,6 @@ def benchmark(
 
     with core_errors():
         if plot is not None:
-            from ..plotting import require_matplotlib
-
             require_matplotlib()  # before an hour of scoring, not after
         names = parse_models(models)
         options = BenchmarkOptions(
@@ -59,7 +78,7 @@ def benchmark(
             limit=limit, align=None if align is None else align is Align.ecc,
             ssim=ssim.value if ssim else None, ecc_iters=ecc_iters, device=device.value,
             precision=precision.value, workers=workers, speed=speed, latency_iters=iters,
-            latency_warmup=warmup, rescore=rescore,
+            latency_warmup=warmup, latency_budget=time_budget or None, rescore=rescore,
         )  # fmt: skip
         data = open_dataset(root, dataset=dataset.value if dataset else None, split=split.value)
         with _benchmark_progress() as (on_event, on_bytes):
@@ -68,8 +87,6 @@ def benchmark(
             save_report(report, output)
             stderr.print(f"[dim]report written to {output}[/]", highlight=False)
         if plot is not None:
-            from ..plotting import plot_benchmark
-
             plot_benchmark(report, plot)
             stderr.print(f"[dim]plot written to {plot}[/]", highlight=False)
     emit(report, as_json, benchmark_tables)

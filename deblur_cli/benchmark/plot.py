@@ -11,15 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DeblurError
-from .files import atomic_write_bytes
+from ..errors import PlotError
+from ..files import atomic_write_bytes
+from .report import BenchmarkReport
 
 INSTALL_HINT = "pip install 'deblur-cli[plot]'"
 MAX_MARKER_AREA = 1600.0  # points^2 for the largest model
-
-
-class PlotError(DeblurError):
-    """matplotlib missing, an unsupported file type, or the figure could not be written."""
 
 
 def require_matplotlib() -> None:
@@ -40,7 +37,7 @@ class PlotPoint:
     latency_ms: float | None
 
 
-def plot_points(report: Any) -> list[PlotPoint]:
+def plot_points(report: BenchmarkReport) -> list[PlotPoint]:
     """One point per model at its best tile setting (highest PSNR, as the seed's plot.py)."""
     points = []
     for model in report.models:
@@ -59,7 +56,7 @@ def plot_points(report: Any) -> list[PlotPoint]:
     return points
 
 
-def plot_benchmark(report: Any, path: Path | str) -> Path:
+def plot_benchmark(report: BenchmarkReport, path: Path | str) -> Path:
     """Draw the figure for a `BenchmarkReport` and write it atomically; the format follows the
     suffix (png, pdf, svg, ...)."""
     require_matplotlib()
@@ -74,9 +71,20 @@ def plot_benchmark(report: Any, path: Path | str) -> Path:
         known = ", ".join(sorted(canvas.get_supported_filetypes()))
         raise PlotError(f"{path}: unsupported plot format {fmt or '(none)'!r}; use one of {known}")
 
-    points = plot_points(report)
-    largest = max(p.params for p in points) or 1
     ax = fig.add_subplot()
+    points = plot_points(report)
+    _draw_points(ax, points)
+    _pad_limits(ax, points)
+    _label_axes(ax, report, points)
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_bytes(path, buffer.getvalue(), PlotError)
+
+
+def _draw_points(ax: Any, points: list[PlotPoint]) -> None:
+    largest = max(p.params for p in points) or 1
     for i, p in enumerate(points):
         color = f"C{i % 10}"
         area = MAX_MARKER_AREA * p.params / largest
@@ -91,22 +99,21 @@ def plot_benchmark(report: Any, path: Path | str) -> Path:
             xytext=(0, math.sqrt(area / math.pi) + 3), textcoords="offset points", ha="center",
             va="bottom", fontsize=8,
         )  # fmt: skip
-    _pad_limits(ax, points)
+
+
+def _label_axes(ax: Any, report: BenchmarkReport, points: list[PlotPoint]) -> None:
     size = report.models[0].complexity.size
     ax.set_xlabel(f"GMACs at {size}x{size} (torchinfo: module ops only)")
     ax.set_ylabel("PSNR (dB), best tile setting per model")
-    lat = " latency: model-only median at the same size;" if any(p.latency_ms for p in points) else ""
+    lat = (
+        " latency: model-only median at the same size;" if any(p.latency_ms for p in points) else ""
+    )
     ax.set_title(
         f"{report.dataset}, {report.pairs} images: PSNR vs MACs\n"
         f"marker area ∝ parameters;{lat} best setting chosen on the test set",
         fontsize=9,
     )
     ax.grid(True, alpha=0.3, zorder=0)
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write_bytes(path, buffer.getvalue(), PlotError)
 
 
 def _pad_limits(ax: Any, points: list[PlotPoint]) -> None:
