@@ -200,7 +200,7 @@ def test_profile_table_explains_the_latency_range_and_runs() -> None:
     out = " ".join(result.stdout.split())  # the caption wraps
     assert "median [p10-p90]" in out and "runs" in out
     assert "10th-90th percentile range of the timed passes" in out
-    assert "at most 50 or 0.001 s per model" in out
+    assert "at most 50 passes or 0.001 s, whichever came first" in out
 
 
 def test_profile_all_table_has_every_model() -> None:

@@ -83,11 +83,12 @@ def _profile_caption(first: Any, timed: bool) -> str:
         "convs, FFTs (5N log2 N flops/2), elementwise and attention products."
     ]
     if timed:
-        budget = f" or {first.time_budget_s:g} s" if first.time_budget_s is not None else ""
+        limit = f"{first.iters} passes"
+        if first.time_budget_s is not None:
+            limit += f" or {first.time_budget_s:g} s, whichever came first"
         lines.append(
             "latency: median and, in brackets, the 10th-90th percentile range of the timed "
-            f"passes; runs: passes timed after the warm-up (at most {first.iters}{budget} "
-            "per model, whichever came first)."
+            f"passes; runs: passes timed after the warm-up (at most {limit})."
         )
     compiled = ", torch.compile" if first.compiled else ""
     lines.append(f"{env.device_name} ({env.device}), torch {env.torch}, {env.threads} threads{compiled}")
