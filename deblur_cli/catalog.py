@@ -1,4 +1,9 @@
-"""What `deblur models` reports: each registry entry joined with its published weights."""
+"""What `deblur models` reports: each registry entry joined with its weights (registered and
+imported) and its parameter count.
+
+A query over three packages, so it sits above them: may import `models`, `profiling` and
+`weights`; only `cli/models_cmd` imports it (not `models/`, which `weights` itself imports).
+"""
 
 from __future__ import annotations
 
