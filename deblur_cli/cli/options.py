@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ..defaults import (
+    LATENCY_WARMUP_SHARE,
     Align,
     Blend,
     Compare,
@@ -55,7 +56,9 @@ ItersOption = Annotated[
 WarmupOption = Annotated[
     int,
     typer.Option(
-        min=0, help="Untimed warm-up passes at most (bounded by a share of --time-budget)."
+        min=0,
+        help="Untimed warm-up passes at most (they stop early after "
+        f"{LATENCY_WARMUP_SHARE:.0%} of --time-budget).",
     ),
 ]
 TimeBudgetOption = Annotated[

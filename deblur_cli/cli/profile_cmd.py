@@ -35,8 +35,8 @@ def profile(
     """Profile one model or all of them at SIZExSIZE (the seed's slide-20 table, labelled).
 
     Each model's row is printed as soon as it is measured; timing costs at most about
-    --time-budget seconds per model plus a quarter of it for warm-up (and one pass more for
-    a model slower than that)."""
+    --time-budget seconds per model plus a share of it for warm-up (a model slower than that
+    gets one warm-up pass and one timed pass)."""
     from ..models import list_models
     from ..profiling import ProfileOptions, profile_models
     from .output import core_errors, print_json, stderr, stdout
