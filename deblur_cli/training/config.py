@@ -259,8 +259,11 @@ class TrainConfig:
         return _build(cls, raw, "")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (lists for tuples) that `from_dict` reads back to an equal config."""
-        return _plain(dataclasses.asdict(self))
+        """The recipe layout as plain data (lists for tuples, `[model]` flat), which
+        `from_dict` reads back to an equal config."""
+        raw = _plain(dataclasses.asdict(self))
+        raw["model"] = {"name": self.model.name, **raw["model"]["config"]}
+        return raw
 
 
 # ---------------------------------------------------------------------------------------------

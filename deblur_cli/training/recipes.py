@@ -225,9 +225,6 @@ def to_toml(config: TrainConfig) -> str:
     to the run folder as recipe.toml; `--resume` without `--recipe` uses it)."""
     raw = config.to_dict()
     lines = [f"description = {_toml_value(raw.pop('description'))}"]
-    model = raw.pop("model")
-    lines += ["", "[model]", f"name = {_toml_value(model['name'])}"]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in model["config"].items()]
     for section, table in raw.items():
         nested = {k: v for k, v in table.items() if isinstance(v, dict) or k == "stages"}
         lines += ["", f"[{section}]"]
