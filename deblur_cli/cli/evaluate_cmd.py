@@ -81,7 +81,7 @@ def evaluate(
 
     from ..evaluation import default_protocol, run_evaluation, save_report
     from .output import core_errors, fail, print_json, stderr, stdout
-    from .render import evaluation_table
+    from .render import evaluation_table, protocol_text
 
     model_options = (model, weights, tile, overlap, tile_batch, tlc) != (None,) * 6 or tta
     if predictions is not None and model_options:
@@ -109,7 +109,7 @@ def evaluate(
     what = f"{ready.spec.name} ({ready.weights})" if ready else f"predictions in {predictions}"
     stderr.print(
         f"[dim]{data.name}: {total} pairs from {escape(str(data.source))}; {escape(what)}; "
-        f"{_protocol_text(protocol.as_dict())}; results -> {escape(str(results))}[/]",
+        f"{protocol_text(protocol.as_dict())}; results -> {escape(str(results))}[/]",
         highlight=False,
         soft_wrap=True,
     )
@@ -248,14 +248,6 @@ def _load_model(
             blend=blend.value, placement=placement.value,
         )  # fmt: skip
     return ready, tiles
-
-
-def _protocol_text(protocol: dict[str, Any]) -> str:
-    if protocol["align"] == "ecc":
-        text = f"ECC {protocol['ecc_iters']} iterations, SSIM {protocol['ssim']}"
-    else:
-        text = f"no alignment, SSIM {protocol['ssim']}"
-    return text + ("" if protocol["quantize"] else ", not quantised")
 
 
 class _EvalBar:
