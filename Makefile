@@ -5,7 +5,10 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint types check bench clean install
+PHOTOS ?= data/photos
+RUN    ?= runs/default-tiny
+
+.PHONY: demo test lint types check bench clean install default-model default-model-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,17 +22,31 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Restores every photo in examples/ with the default model (bundled in the package: offline,
+# nothing downloaded) into out/, with an animated GIF and a side-by-side PNG for each.
 demo: $(STAMP)
 	$(BIN)/deblur models
-	$(BIN)/deblur weights list
-	$(BIN)/deblur profile --model all --size 256 --no-timing
-	$(BIN)/deblur profile --model ce-mlwnet --size 256 --device cpu --iters 5 --warmup 1
+	$(BIN)/deblur restore examples/ -o out/ --gif --compare side-by-side --overwrite
+	@echo "Open a side-by-side (blurry | restored): out/demo_01_deblurred_compare.png"
+
+# The default model's sharp training photos: Debian wallpaper packages (apt-get download +
+# dpkg-deb -x, nothing installed; needs apt the first time, then works offline from the .deb
+# files kept in data/cache/) and scikit-image's colour photos, with MANIFEST.csv (licences).
+default-model-data: $(STAMP)
+	$(BIN)/python tools/fetch_training_photos.py --out $(PHOTOS)
+
+# Trains the bundled default model with the tool itself; an interrupted run continues with
+# --resume when $(RUN)/last.pt exists. Steps, threads and precision come from the recipe
+# (override with e.g. `make default-model TRAIN_ARGS="--max-steps 1000 --threads 2"`).
+default-model: default-model-data
+	$(BIN)/deblur train --recipe default-tiny --root $(PHOTOS) --out $(RUN) \
+		$(if $(wildcard $(RUN)/last.pt),--resume) $(TRAIN_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check deblur_cli tests benchmarks
+	$(BIN)/ruff check deblur_cli tests benchmarks tools
 
 # mypy reads its settings (files, the strict public-API modules) from pyproject.toml.
 types: $(STAMP)
