@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 import torch
-from helpers.training import TINY, make_paired, make_realblur_j
+from helpers.training import TINY, make_paired, make_photos, make_realblur_j
 
 from deblur_cli.errors import TrainingError
 from deblur_cli.training import RunOptions, TrainConfig, resolve_recipe, train
 from deblur_cli.training import losses as losses_module
 from deblur_cli.training.build import build_model
 from deblur_cli.training.distributed import DistEnv
-from deblur_cli.training.loop import Run, _optimizer_step, _setup
+from deblur_cli.training.loop import Run, optimizer_step, setup_run
 
 CPU = DistEnv(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
 
@@ -140,7 +140,7 @@ def _run_for(tmp_path: Path, name: str, sets: list[str]) -> Run:
     raw["loss"] = {"simo": 1.0, "wavelet": 1.0, "edge": 0.05}  # the seed's CE-MLWNet loss
     raw["model"].pop("aux_heads")  # resolved for the psnr loss; let SIMO decide again
     config = resolve_recipe(raw, sets)
-    return _setup(config, _options(tmp_path / name), CPU)
+    return setup_run(config, _options(tmp_path / name), CPU)
 
 
 def _grads_of_one_step(
@@ -154,7 +154,7 @@ def _grads_of_one_step(
 
     run.optimizer.register_step_pre_hook(capture)
     stream: Iterator[tuple[torch.Tensor, torch.Tensor]] = iter(batches)
-    _optimizer_step(run, stream)
+    optimizer_step(run, stream)
     return seen
 
 
@@ -219,3 +219,17 @@ def test_validation_selects_best_and_best_pt_is_a_weights_container(tmp_path: Pa
     assert any(k.startswith("decoder.head2") for k in loaded.dropped_keys)
     x = torch.rand(1, 3, 32, 32)
     assert loaded.model(x).shape == x.shape
+
+
+def test_synthetic_run_resumed_with_other_worker_count_is_identical(tmp_path: Path) -> None:
+    # the CPU recipe of issue #13 in miniature: synthetic shake on photos, PSNR + wavelet, EMA
+    photos = make_photos(tmp_path / "photos", n=4)
+    sets = [*TINY, "data.dataset=synthetic", "data.synthetic.kernel_size=9", "data.val_fraction=0",
+            "data.scale=[0.5, 1.0]", "loss.simo=0", "loss.edge=0", "loss.psnr=1", "train.ema=0.99",
+            "train.steps=4"]  # fmt: skip
+    config = resolve_recipe("ce-mlwnet-seed", sets, root=str(photos))
+    train(config, _options(tmp_path / "whole"))
+    two_workers = resolve_recipe(config.to_dict(), ["data.workers=2"])
+    train(two_workers, _options(tmp_path / "cut", max_steps=2))
+    train(two_workers, _options(tmp_path / "cut", resume=True))
+    _assert_identical(tmp_path / "whole" / "last.pt", tmp_path / "cut" / "last.pt")

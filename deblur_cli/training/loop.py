@@ -56,7 +56,7 @@ Progress = Callable[[TrainEvent], None]
 
 @dataclass
 class Run:
-    """Everything one training run holds; built by `_setup`, advanced by `train`."""
+    """Everything one training run holds; built by `setup_run`, advanced by `train`."""
 
     config: TrainConfig
     options: RunOptions
@@ -92,7 +92,7 @@ def train(
     reached or `should_stop()` turns true. Run once per process under torchrun."""
     env = init_distributed(options.device)
     try:
-        run = _setup(config, options, env)
+        run = setup_run(config, options, env)
         return _loop(run, progress or (lambda event: None), should_stop or (lambda: False))
     finally:
         shutdown(env)
@@ -117,7 +117,7 @@ def _loop(run: Run, progress: Progress, should_stop: Callable[[], bool]) -> Trai
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         assert batches is not None
-        values = _optimizer_step(run, batches)
+        values = optimizer_step(run, batches)
         run.step += 1
         run.samples += global_batch
         if run.ema is not None:
@@ -140,7 +140,8 @@ def _loop(run: Run, progress: Progress, should_stop: Callable[[], bool]) -> Trai
     return _report(run, interrupted, time.perf_counter() - started, global_batch)
 
 
-def _setup(config: TrainConfig, options: RunOptions, env: DistEnv) -> Run:
+def setup_run(config: TrainConfig, options: RunOptions, env: DistEnv) -> Run:
+    """Everything before the first step (also what benchmarks/train_speed.py times steps of)."""
     if options.threads:
         torch.set_num_threads(options.threads)
     prepared = prepare_run(config, options, env)  # out dir, resume checks, data, batch plan
@@ -200,7 +201,7 @@ def _loader(run: Run, crop: int, batch: int) -> Iterator[tuple[torch.Tensor, tor
     return make_loader(source, sampler, cfg.data.workers, env.device.type == "cuda")
 
 
-def _optimizer_step(run: Run, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+def optimizer_step(run: Run, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """`accumulate` micro-steps, clipping, one update; returns the summed unweighted loss
     terms and the total (a tensor on the device: no host sync here)."""
     accumulate = run.plan.batch.accumulate
