@@ -191,3 +191,23 @@ def test_cosine_schedule_with_warmup_and_min_lr() -> None:
         ref.step()
     constant = Schedule.from_section(ScheduleSection(kind="constant", warmup=2), 1e-3, 10)
     assert [constant.lr(i) for i in (0, 1, 2, 9)] == pytest.approx([5e-4, 1e-3, 1e-3, 1e-3])
+
+
+@pytest.mark.parametrize(
+    ("recipe", "sets", "unused"),
+    [
+        ("mlwnet-b-realblur-j", ["loss.simo=0", "loss.l1=1"], True),  # MLWNet always builds heads
+        ("mlwnet-b-realblur-j", [], False),
+        ("ce-mlwnet-seed", ["loss.simo=0", "loss.l1=1"], False),  # heads not built without SIMO
+        ("ce-mlwnet-seed", ["loss.simo=0", "loss.l1=1", "model.aux_heads=true"], True),
+        ("fftformer-gopro", [], False),
+    ],
+)
+def test_ddp_is_told_about_heads_without_gradient(
+    recipe: str, sets: list[str], unused: bool
+) -> None:
+    from deblur_cli.training.build import has_unused_heads
+    from deblur_cli.training.losses import Criterion
+
+    config = resolve_recipe(recipe, sets)
+    assert has_unused_heads(config, Criterion(config.loss).needs_aux) is unused

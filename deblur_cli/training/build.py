@@ -75,11 +75,12 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def has_unused_heads(model: nn.Module, needs_aux: bool) -> bool:
+def has_unused_heads(config: TrainConfig, needs_aux: bool) -> bool:
     """Aux heads that exist but feed no loss (MLWNet always builds them): DDP must be told."""
-    return not needs_aux and any(
-        "head2" in n or "aux_head" in n for n, _ in model.named_parameters()
-    )
+    from ..models import get_spec
+
+    built = bool(config.model.config.get("aux_heads", True))  # no such field: always built
+    return get_spec(config.model.name).aux_heads and built and not needs_aux
 
 
 def build_optimizer(

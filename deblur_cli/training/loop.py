@@ -167,7 +167,7 @@ def setup_run(config: TrainConfig, options: RunOptions, env: DistEnv) -> Run:
         if ema is not None:
             ema.model.load_state_dict(model.state_dict())
     net = cast(nn.Module, torch.compile(model)) if config.train.compile else model
-    run.net = wrap_model(net, env, has_unused_heads(model, criterion.needs_aux))
+    run.net = wrap_model(net, env, has_unused_heads(config, criterion.needs_aux))
     if env.is_main:
         tb = options.out / "tensorboard" if options.tensorboard else None
         run.log = RunLog(options.out / "log.csv", ("loss", *criterion.names)[1:], tb)

@@ -6,8 +6,11 @@ recipe, an existing `last.pt`), the data and its held-out split, the batch plan 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
+
+import torch
 
 from ..errors import TrainingError
 from .build import build_model, build_optimizer, count_parameters, plan_batch
@@ -129,10 +132,6 @@ def _plan(
 def plan_training(config: TrainConfig, options: RunOptions, world: int | None = None) -> TrainPlan:
     """`--dry-run`: resolve the recipe, build the model and its optimizer (CPU), count the data
     when a root is given; trains nothing and writes nothing."""
-    import os
-
-    import torch
-
     world = world or int(os.environ.get("WORLD_SIZE", "1"))
     data = open_training_data(config.data, config.train.seed) if config.data.root else None
     device = resolve_device(options.device, 0)
