@@ -4,6 +4,8 @@ sharded sample stream, whole held-out scenes of the train list, a bounded photo 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +120,27 @@ def test_photo_cache_stays_within_its_budget(tmp_path: Path) -> None:
         cache.read(p)
     assert list(cache.items) == paths[1:] and cache.used == 2 * 1200
     assert PhotoCache(0).read(paths[0]).shape == (20, 20, 3)
+
+
+def test_workers_start_after_opencv_used_threads_in_the_parent(tmp_path: Path) -> None:
+    # OpenCV's thread pool does not survive fork(); a worker touching it used to hang forever
+    make_photos(tmp_path / "photos", n=3)
+    code = f"""
+import time, cv2, numpy as np, torch
+import subprocess
+import sys
+from pathlib import Path
+from deblur_cli.training.config import DataSection
+from deblur_cli.training.data import StreamSampler, SyntheticCrops, find_photos, make_loader
+cv2.setNumThreads(2)
+for _ in range(3):
+    cv2.GaussianBlur(np.random.rand(2000, 2000, 3).astype(np.float32), (31, 31), 5)
+time.sleep(2)  # the pool threads stop spinning and block: the state fork() copies badly
+photos = find_photos(Path({str(tmp_path / "photos")!r}))
+data = DataSection(dataset="synthetic", crop=32, synthetic={{"kernel_size": 9}})
+stream = make_loader(SyntheticCrops(photos, data, 32, 0), StreamSampler(len(photos), 0, 2), 2, False)
+print(tuple(next(stream)[0].shape), cv2.getNumThreads())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["(2,", "3,", "32,", "32)", "2"]

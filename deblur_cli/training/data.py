@@ -210,10 +210,6 @@ class StreamSampler:
             position += self.batch * self.world
 
 
-def _worker_init(_: int) -> None:
-    cv2.setNumThreads(1)  # workers are the parallelism; OpenCV's own threads would oversubscribe
-
-
 def make_loader(
     dataset: Dataset, sampler: StreamSampler, workers: int, pin_memory: bool
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -224,12 +220,21 @@ def make_loader(
         batch_sampler=sampler,
         num_workers=workers,
         pin_memory=pin_memory,
-        worker_init_fn=_worker_init if workers else None,
         prefetch_factor=2 if workers else None,
         # its own generator, so creating the iterator never draws from the global torch RNG
         generator=torch.Generator().manual_seed(sampler.seed),
     )
-    return iter(loader)
+    if not workers:
+        return iter(loader)
+    # OpenCV's thread pool does not survive fork(): a worker that touches it deadlocks (seen
+    # with cv2 calls in the parent before the loader started). Forking while it is shut down
+    # leaves the workers single-threaded, as they should be: the workers are the parallelism.
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return iter(loader)  # starts the worker processes
+    finally:
+        cv2.setNumThreads(previous)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from .schedule import Schedule
 from .state import (
     BEST,
     LAST,
+    LOG,
     best_checkpoint,
     cpu_state_dict,
     last_checkpoint,
@@ -109,10 +110,8 @@ def _loop(run: Run, progress: Progress, should_stop: Callable[[], bool]) -> Trai
         # progressive stages: a new crop/batch means a new loader from the same stream position
         if stage != stage_at(cfg, run.step):
             stage = stage_at(cfg, run.step)
-            batches, global_batch = (
-                _loader(run, *stage),
-                stage[1] * env.world * plan.batch.accumulate,
-            )
+            batches = _loader(run, *stage)
+            global_batch = stage[1] * env.world * plan.batch.accumulate
         lr = run.schedule.lr(run.step)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
@@ -170,7 +169,7 @@ def setup_run(config: TrainConfig, options: RunOptions, env: DistEnv) -> Run:
     run.net = wrap_model(net, env, has_unused_heads(config, criterion.needs_aux))
     if env.is_main:
         tb = options.out / "tensorboard" if options.tensorboard else None
-        run.log = RunLog(options.out / "log.csv", ("loss", *criterion.names)[1:], tb)
+        run.log = RunLog(options.out / LOG, criterion.names, tb)
         if resumed is not None:
             run.log.resume_at(run.step)
     return run
@@ -184,11 +183,8 @@ def _restore(run: Run, state: dict[str, Any]) -> None:
     run.optimizer.load_state_dict(state["optimizer"])
     if run.scaler is not None and state.get("scaler") is not None:
         run.scaler.load_state_dict(state["scaler"])
-    run.step, run.samples, run.best = (
-        int(state["step"]),
-        int(state["data"]["samples"]),
-        state.get("best"),
-    )
+    run.step, run.samples = int(state["step"]), int(state["data"]["samples"])
+    run.best = state.get("best")
     set_rng_states(state["rng"])
 
 
