@@ -66,12 +66,23 @@ def resolve_architecture(
     return name, full, check_architecture(shapes, name, full), False
 
 
+def _as_dtype_of(tensor: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+    if target is None or not (tensor.is_floating_point() and target.is_floating_point()):
+        return tensor  # unexpected keys and integer buffers: the strict load judges them
+    return tensor.to(target.dtype)
+
+
 def load_state_dict_strict(
     net: nn.Module, state_dict: Mapping[str, torch.Tensor], drop: Iterable[str] = ()
 ) -> None:
-    """`load_state_dict(strict=True)` after removing the allowed training-only keys."""
+    """`load_state_dict(strict=True)` after removing the allowed training-only keys.
+
+    Floating tensors take the dtype of the model's own tensor of that name: weights stored in
+    fp16 or bf16 (the bundled model's safetensors) load into the fp32 network as fp32.
+    """
     dropped = set(drop)
-    kept = {k: v for k, v in state_dict.items() if k not in dropped}
+    own = net.state_dict()
+    kept = {k: _as_dtype_of(v, own.get(k)) for k, v in state_dict.items() if k not in dropped}
     try:
         net.load_state_dict(kept, strict=True)
     except RuntimeError as e:  # should not happen after check_state_dict; keep it one line

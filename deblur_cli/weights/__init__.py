@@ -12,6 +12,7 @@ from ..errors import (
     WeightsError,
     WeightsExistError,
 )
+from .bundled import bundled_dir
 from .downloads import ProgressCallback, download, download_many
 from .importing import import_weights
 from .index import (
@@ -25,6 +26,7 @@ from .index import (
 )
 from .inventory import list_weights, locate, remove, verify, weights_by_model
 from .registry import (
+    BUNDLED,
     REGISTRY_ENV,
     UNKNOWN,
     WeightsEntry,
@@ -48,6 +50,7 @@ from .results import (
 from .transport import DEFAULT_TIMEOUT, PART_SUFFIX
 
 __all__ = [
+    "BUNDLED",
     "DEFAULT_TIMEOUT",
     "HOME_ENV",
     "INDEX_NAME",
@@ -75,6 +78,7 @@ __all__ = [
     "WeightsExistError",
     "WeightsList",
     "WeightsStatus",
+    "bundled_dir",
     "cache_dir",
     "download",
     "download_many",

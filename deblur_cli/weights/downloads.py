@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import DeblurError
+from .bundled import bundled_file
 from .index import cache_dir, read_index, record_file, sha256_file
 from .registry import WeightsEntry, get_entry, load_registry
 from .results import DownloadReport, DownloadResult
@@ -62,6 +63,21 @@ def _cache_hit(root: Path, entry: WeightsEntry) -> DownloadResult | None:
         from_cache=True,
         resumed_from=0,
         record_hash=entry.sha256 is None,
+    )
+
+
+def _bundled_result(entry: WeightsEntry) -> DownloadResult:
+    """Shipped weights are already here: no request, no copy into the cache."""
+    path = bundled_file(entry)
+    return DownloadResult(
+        entry.name,
+        path,
+        path.stat().st_size,
+        str(entry.sha256),
+        "sha256",
+        from_cache=True,
+        resumed_from=0,
+        record_hash=False,
     )
 
 
@@ -132,6 +148,8 @@ def download(
     has been verified.
     """
     entry = get_entry(name)
+    if entry.bundled_file is not None:
+        return _bundled_result(entry)
     root = cache_dir()
     if not force and (hit := _cache_hit(root, entry)) is not None:
         return hit

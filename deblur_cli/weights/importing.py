@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from ..errors import ChecksumMismatchError, DeblurError, WeightsError, WeightsExistError
+from .bundled import refuse_bundled
 from .downloads import ProgressCallback, make_cache_dir, replace_in_cache
 from .index import CHUNK, cache_dir, read_index
 from .registry import UNKNOWN, WeightsEntry, checkpoint_suffix, is_valid_name, load_registry
@@ -103,6 +104,7 @@ def import_weights(
     if not source.is_file():
         raise WeightsError(f"{source}: no such file")
     registered = load_registry().get(name)
+    refuse_bundled(registered, "replaced by an import (choose another --name)")
     if registered is None and not is_valid_name(name):
         raise WeightsError(f"invalid weights name '{name}' (letters, digits, '.', '_', '-')")
     root = cache_dir()

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import DeblurError, NotCachedError, UnknownWeightsError, WeightsError
+from .bundled import bundled_file, bundled_path, refuse_bundled
 from .downloads import partials
 from .index import REJECTED, IndexRecord, cache_dir, read_index, sha256_file, write_index
 from .registry import (
@@ -34,6 +35,9 @@ def list_weights() -> WeightsList:
     index = read_index(root)
     rows = []
     for entry in registry.values():
+        if entry.bundled_file is not None:
+            rows.append(_bundled_status(entry))
+            continue
         rec = index.get(entry.name)
         path = root / rec.file if rec is not None and (root / rec.file).is_file() else None
         rows.append(
@@ -43,6 +47,12 @@ def list_weights() -> WeightsList:
         )
     imported = tuple(rec for name, rec in index.items() if name not in registry)
     return WeightsList(root, registry_path(), tuple(rows), imported)
+
+
+def _bundled_status(entry: WeightsEntry) -> WeightsStatus:
+    """A shipped file is listed as present without hashing it (`verify` hashes it)."""
+    path = bundled_path(entry)
+    return WeightsStatus(entry, path if path.is_file() else None, entry.sha256, None, True)
 
 
 def weights_by_model() -> dict[str, tuple[str, ...]]:
@@ -58,13 +68,17 @@ def weights_by_model() -> dict[str, tuple[str, ...]]:
 
 
 def locate(name: str) -> CachedWeights:
-    """`path NAME`: the cached file of `name` (registry or imported); no download."""
+    """`path NAME`: the cached file of `name` (registry or imported), or the file shipped in
+    the package for bundled weights (checked by sha256); no download."""
+    registry = load_registry()
+    entry = registry.get(name)
+    if entry is not None and entry.bundled_file is not None:
+        return CachedWeights(name, bundled_file(entry), str(entry.sha256), "sha256")
     root = cache_dir()
     index = read_index(root)
     record = index.get(name)
     if record is not None and (root / record.file).is_file():
         return CachedWeights(name, root / record.file, record.sha256, record.verified_by)
-    registry = load_registry()
     if name not in registry and record is None:
         raise UnknownWeightsError(unknown_message(name, [*registry, *index]))
     raise NotCachedError(
@@ -72,9 +86,27 @@ def locate(name: str) -> CachedWeights:
     )
 
 
+def _verify_bundled(entry: WeightsEntry) -> VerifyResult:
+    expected = entry.sha256
+    try:
+        path = bundled_file(entry)
+    except WeightsError as e:
+        found = bundled_path(entry)
+        present = found.is_file()
+        observed = sha256_file(found) if present else None
+        method = "sha256" if present else "missing"
+        return VerifyResult(
+            entry.name, found if present else None, False, method, expected, observed, str(e)
+        )
+    msg = "sha256 matches the registry (bundled with deblur-cli)"
+    return VerifyResult(entry.name, path, True, "sha256", expected, expected, msg)
+
+
 def _verify_one(
     name: str, entry: WeightsEntry | None, record: IndexRecord | None, root: Path
 ) -> VerifyResult:
+    if entry is not None and entry.bundled_file is not None:
+        return _verify_bundled(entry)
     expected = entry.sha256 if entry is not None else None
     path = root / record.file if record is not None else None
     if record is None or path is None or not path.is_file():
@@ -99,14 +131,15 @@ def _verify_one(
 def verify(names: Sequence[str] | None = None) -> VerifyReport:
     """`verify [NAME...]`: re-hash cached files; structural check where no hash is known.
 
-    None checks every registry entry that is cached plus imported files. A mismatching file is
-    reported, not moved or deleted (it may be a deliberate local import).
+    None checks every registry entry that is cached or bundled, plus imported files. A
+    mismatching file is reported, not moved or deleted (it may be a deliberate local import).
     """
     registry = load_registry()
     root = cache_dir()
     index = read_index(root)
     if names is None:
-        names = [n for n in registry if n in index] + [n for n in index if n not in registry]
+        present = [n for n, e in registry.items() if n in index or e.bundled_file is not None]
+        names = present + [n for n in index if n not in registry]
     for name in names:
         if name not in registry and name not in index:
             raise UnknownWeightsError(unknown_message(name, [*registry, *index]))
@@ -141,6 +174,7 @@ def remove(name: str) -> RemoveResult:
     index = read_index(root)
     if name not in registry and name not in index:
         raise UnknownWeightsError(unknown_message(name, [*registry, *index]))
+    refuse_bundled(registry.get(name), "removed")
     removed, freed = [], 0
     for path in files_of(name, root, registry, index):
         size = path.stat().st_size

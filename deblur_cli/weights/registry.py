@@ -26,10 +26,11 @@ REGISTRY_ENV = "DEBLUR_WEIGHTS_REGISTRY"
 UNKNOWN = "unknown"
 CONTAINERS = ("params", "params_ema", "state_dict", "plain")
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
+BUNDLED = "bundled:"  # `bundled:<file>`: shipped inside the package, in data/weights/<file>
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # also a file name in the cache
-_SOURCE = re.compile(r"^(gdrive:|gdrive-folder:|https?://)")
+_SOURCE = re.compile(r"^(gdrive:|gdrive-folder:|https?://|bundled:)")
 _TEXT_FIELDS: tuple[str, ...] = (
     *("name", "model", "dataset", "source", "url", "page"),
     *("reported", "licence", "citation", "notes"),
@@ -65,6 +66,11 @@ class WeightsEntry:
     @property
     def cache_name(self) -> str:
         return self.name + self.suffix
+
+    @property
+    def bundled_file(self) -> str | None:
+        """The file name inside the package's `data/weights/` for a `bundled:` source, else None."""
+        return self.source.removeprefix(BUNDLED) if self.source.startswith(BUNDLED) else None
 
 
 _FIELDS = {f.name for f in dataclasses.fields(WeightsEntry)}
@@ -140,14 +146,30 @@ def _check_values(raw: Mapping[str, Any], where: str) -> None:
         raise RegistryError(f'{where}: sha256 must be 64 hex digits or "unknown"')
     if not _SOURCE.match(raw["source"]):
         raise RegistryError(
-            f"{where}: source must start with gdrive:, gdrive-folder: or http(s)://"
+            f"{where}: source must start with gdrive:, gdrive-folder:, http(s):// or bundled:"
         )
+    if raw["source"].startswith(BUNDLED):
+        _check_bundled(raw, sha, where)
     if raw["container"] not in CONTAINERS:
         raise RegistryError(f"{where}: container must be one of {', '.join(CONTAINERS)}")
     if not isinstance(raw["config"], Mapping):
         raise RegistryError(f"{where}: config must be a table")
     if not isinstance(raw["aux_head_keys"], bool):
         raise RegistryError(f"{where}: aux_head_keys must be true or false")
+
+
+def _check_bundled(raw: Mapping[str, Any], sha: Any, where: str) -> None:
+    """A shipped file is never downloaded, so its hash is the only check it gets: required."""
+    file = raw["source"].removeprefix(BUNDLED)
+    if not is_valid_name(file) or Path(file).suffix not in CHECKPOINT_SUFFIXES:
+        raise RegistryError(
+            f"{where}: bundled:<file> must name a checkpoint file in deblur_cli/data/weights/ "
+            f"(letters, digits, '.', '_', '-'; one of {', '.join(CHECKPOINT_SUFFIXES)})"
+        )
+    if sha == UNKNOWN:
+        raise RegistryError(f"{where}: bundled weights need their sha256 (64 hex digits)")
+    if raw["file"] != file:
+        raise RegistryError(f'{where}: file must be "{file}", the name in source')
 
 
 def _parse_entry(raw: Any, where: str) -> WeightsEntry:

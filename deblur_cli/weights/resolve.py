@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchitectureMismatchError, UnknownWeightsError, WeightsError
+from .bundled import bundled_file
 from .downloads import ProgressCallback, download
 from .index import read_index
 from .inventory import locate
@@ -24,7 +25,8 @@ def resolve(
     progress: ProgressCallback | None = None,
     download_missing: bool = True,
 ) -> ResolvedWeights:
-    """A local file path, a registry name (downloaded if needed) or an imported name."""
+    """A local file path, a registry name (downloaded if needed; bundled weights are read from
+    the package) or an imported name."""
     path = Path(spec)
     if path.is_file():
         return ResolvedWeights(path, None, None)
@@ -33,6 +35,8 @@ def resolve(
     index = read_index()
     if text in registry:
         entry = registry[text]
+        if entry.bundled_file is not None:  # shipped in the package: never a request
+            return ResolvedWeights(bundled_file(entry), entry, text)
         if not download_missing:
             return ResolvedWeights(locate(text).path, entry, text, None, index.get(text))
         result = download(text, progress=progress)

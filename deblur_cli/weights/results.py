@@ -15,8 +15,9 @@ from .registry import WeightsEntry
 class WeightsStatus:
     entry: WeightsEntry
     path: Path | None  # the cached file, if any
-    sha256: str | None  # as recorded in the index
+    sha256: str | None  # as recorded in the index (bundled: the registry's)
     verified_by: str | None
+    bundled: bool = False  # shipped inside the package (`path` is there, not in the cache)
 
 
 @dataclass(frozen=True)
