@@ -11,9 +11,10 @@ from deblur_cli.models import TLCConfig, apply_tlc, create, get_spec, list_model
 from deblur_cli.models.tlc import LocalAvgPool, count_sca_pools, local_kernel
 
 
-
 def test_list_models_names() -> None:
-    assert list_models() == ["fftformer", "mlwnet", "mlwnet-local", "hybridnet", "ce-mlwnet"]
+    assert list_models() == [
+        "fftformer", "mlwnet", "mlwnet-local", "hybridnet", "ce-mlwnet", "ce-mlwnet-tiny"
+    ]
 
 
 @pytest.mark.parametrize("alias, name", [("ce_mlwnet", "ce-mlwnet"), ("MLWNet_Local", "mlwnet-local")])

@@ -30,22 +30,31 @@ class ReadyModel:
 
 
 def default_weights(model: str) -> WeightsEntry:
-    """The registry entry used when only `--model` is given: the first entry for the same
-    network at the model's published config. MLWNet and MLWNet-Local share a network, so both
-    get the same file (MLWNet-S, dim 32), never the first-listed MLWNet-B (dim 64).
+    """The registry entry used when only `--model` is given: the first entry registered for
+    that model name (bundled or downloaded), else the first for the same network at the
+    model's published config. MLWNet and MLWNet-Local share a network, so both get the same
+    file (MLWNet-S, dim 32), never the first-listed MLWNet-B (dim 64).
 
     Raises:
         UnknownModelError: `model` is not registered.
         WeightsError: no registry entry holds weights for it.
     """
     spec = get_spec(model)
-    for entry in load_registry().values():
+    entries = list(load_registry().values())
+    for entry in entries:
+        if get_spec(entry.model).name == spec.name and _published(spec, entry):
+            return entry
+    for entry in entries:
         other = get_spec(entry.model)
         same_net = other.builder is spec.builder and other.config == spec.config
-        published = all(getattr(spec.config, k, v) == v for k, v in entry.config.items())
-        if same_net and published:
+        if same_net and _published(spec, entry):
             return entry
     raise WeightsError(f"no published weights for {spec.name}; pass --weights FILE.pth")
+
+
+def _published(spec: ModelSpec, entry: WeightsEntry) -> bool:
+    """The entry's config overrides leave the model's published config as it is."""
+    return all(getattr(spec.config, k, v) == v for k, v in entry.config.items())
 
 
 def load_for_inference(
@@ -57,6 +66,8 @@ def load_for_inference(
 ) -> ReadyModel:
     """Resolve `--model`/`--weights` (either may be omitted) into a loaded network.
 
+    With neither, `DEFAULT_MODEL` and its default weights (the bundled model: no download).
+
     `tlc=True` adds the test-time local converter to any model (an extension for models other
     than MLWNet-Local); None keeps the registry's choice; False with a model whose registry
     entry always converts (mlwnet-local) is an error.
@@ -65,10 +76,11 @@ def load_for_inference(
         InvalidArgumentError: `tlc=False` for a model that always uses the converter.
         WeightsError (and subclasses): weights that cannot be found, fetched or loaded.
     """
+    if weights is None:
+        model = model or DEFAULT_MODEL
+        weights = default_weights(model).name
     if tlc is False and model is not None and get_spec(model).tlc is not None:
         raise _always_tlc(get_spec(model))
-    if weights is None:
-        weights = default_weights(model or DEFAULT_MODEL).name
     try:
         loaded = load_pretrained(weights, model=model, progress=progress)
     except DownloadError as exc:
