@@ -25,6 +25,12 @@ def _config_text(config: Any) -> str:
     return ", ".join(f"{k}={v}" for k, v in dict(config).items()) or "defaults"
 
 
+def _presence(status: Any) -> str:
+    if status.path is None:
+        return "no"
+    return "bundled" if status.bundled else "yes"  # shipped in the package, not in the cache
+
+
 def weights_table(listing: Any) -> Table:
 
     table = Table(title="Weights", title_justify="left")
@@ -41,7 +47,7 @@ def weights_table(listing: Any) -> Table:
             entry.model,
             escape(entry.dataset),
             mib(_file_size(status.path)),
-            "yes" if status.path is not None else "no",
+            _presence(status),
             status.verified_by or "-",
         )
     for record in listing.imported:
