@@ -253,6 +253,8 @@ def test_shipped_bundled_weights_match_their_registry(
     monkeypatch.delenv(weights.REGISTRY_ENV, raising=False)
     shipped = [e for e in weights.load_registry().values() if e.bundled_file is not None]
     for entry in shipped:
+        assert entry.sha256 is not None and entry.container == "plain", entry.name
+        assert not entry.aux_head_keys and entry.licence.startswith("Apache-2.0"), entry.name
         assert weights.locate(entry.name).path.parent == bundled.bundled_dir()
         weights.load_pretrained(entry.name)
     default = default_weights(DEFAULT_MODEL)
