@@ -132,7 +132,7 @@ def main() -> None:
     }  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         photos = make_photos(Path(tmp) / "photos", (h, w))
-        for width in (int(v) for v in args.widths.split(",")):
+        for width in (int(v) for v in args.widths.split(",") if v):
             for precision in args.precisions.split(","):
                 for compiled in (False, True) if args.compile else (False,):
                     for cl in (False, True) if args.channels_last else (False,):

@@ -22,7 +22,7 @@ from deblur_cli.training.recipes import parse_value, recipe_differences, to_toml
 from deblur_cli.training.schedule import Schedule
 
 runner = CliRunner()
-SHIPPED = [
+PUBLISHED = [
     "ce-mlwnet-seed",
     "ce-mlwnet-seed-512",
     "fftformer-gopro",
@@ -42,11 +42,11 @@ def _one_line_error(result) -> str:  # type: ignore[no-untyped-def]
     return lines[0]
 
 
-def test_the_shipped_recipes_are_the_published_runs() -> None:
-    assert sorted(list_recipes()) == SHIPPED
+def test_every_published_run_has_a_recipe() -> None:
+    assert set(PUBLISHED) <= set(list_recipes())
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", list_recipes())
 def test_every_shipped_recipe_dry_runs_through_the_cli(name: str) -> None:
     result = runner.invoke(
         app, ["train", "--recipe", name, "--dry-run", "--json", "--device", "cpu"]

@@ -143,6 +143,10 @@ def setup_run(config: TrainConfig, options: RunOptions, env: DistEnv) -> Run:
     """Everything before the first step (also what benchmarks/train_speed.py times steps of)."""
     if options.threads:
         torch.set_num_threads(options.threads)
+    if env.device.type == "cuda":
+        torch.backends.cudnn.benchmark = (
+            True  # crops have fixed sizes: pick the fastest kernels once
+        )
     prepared = prepare_run(config, options, env)  # out dir, resume checks, data, batch plan
     config, plan, resumed = prepared.config, prepared.plan, prepared.resumed
     torch.manual_seed(config.train.seed)  # the same initial weights for a given recipe
