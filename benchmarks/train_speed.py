@@ -147,7 +147,7 @@ def main() -> None:
                             f"(warm-up {row['warmup_seconds']:.0f} s)",
                             flush=True,
                         )
-        for workers in (int(v) for v in args.workers.split(",")):
+        for workers in (int(v) for v in args.workers.split(",") if v):
             row = time_pipeline(photos, args.crop, workers, args.samples)
             results["data"].append(row)
             print(
