@@ -304,7 +304,9 @@ def open_training_data(data: DataSection, seed: int) -> TrainingData:
         photos = find_photos(root)
         hold = holdout_groups([str(p) for p in photos], data.val_fraction, seed)
         keep = tuple(p for p, h in zip(photos, hold) if not h)
-        return TrainingData("synthetic", "synthetic", keep, tuple(p for p, h in zip(photos, hold) if h))
+        return TrainingData(
+            "synthetic", "synthetic", keep, tuple(p for p, h in zip(photos, hold) if h)
+        )
     ds = open_dataset(root, dataset=data.dataset, split=data.split, gopro_blur=data.gopro_blur)
     if not ds.pairs:
         raise TrainingError(f"{ds.source}: no usable pairs")
