@@ -393,7 +393,8 @@ def _print_plan(plan: Any, *, show_recipe: bool, console: Any = None) -> None:
         f"model {plan.model} {plan.model_config}: {plan.parameters:,} parameters, {plan.precision} on {plan.device}",
         f"global batch {b.global_batch} = {b.per_device} per device × {b.devices} device(s) × {b.accumulate} accumulated; lr {b.lr:g}",
         f"data: {plan.train_items if plan.train_items is not None else '?'} training items, "
-        f"{plan.val_items if plan.val_items is not None else 0} validation images; steps per epoch {per_epoch}",
+        f"{plan.val_items if plan.val_items is not None else 0} validation images, {plan.workers} loader "
+        f"worker(s); steps per epoch {per_epoch}",
         f"steps {plan.start_step} -> {plan.stop_step} of {plan.steps}; out {plan.out}",
         *(f"note: {n}" for n in plan.notes),
     ]

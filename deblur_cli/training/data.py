@@ -11,6 +11,7 @@ samples at a time; a position in that stream is all a checkpoint needs to store.
 from __future__ import annotations
 
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -208,6 +209,17 @@ class StreamSampler:
         while True:
             yield [self.key(position + j) for j in range(self.batch)]
             position += self.batch * self.world
+
+
+def usable_workers(requested: int) -> int:
+    """`requested` DataLoader workers, at most this process's share of the CPUs it may use
+    (more workers than cores only add memory and contention)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)  # set by torchrun
+    return min(requested, max(1, cpus // max(processes, 1)))
 
 
 def make_loader(

@@ -61,6 +61,7 @@ class TrainPlan:
     parameters: int
     device: str
     precision: str
+    workers: int  # DataLoader workers per process (data.workers, capped to the CPUs)
     batch: BatchPlan
     steps: int
     stop_step: int

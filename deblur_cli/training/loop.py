@@ -127,8 +127,10 @@ def _loop(run: Run, progress: Progress, should_stop: Callable[[], bool]) -> Trai
         report(TrainEvent("step", run.step, plan.stop_step, losses, lr, timer.steps_per_s,
                           timer.samples_per_s, timer.eta(plan.stop_step - run.step)))  # fmt: skip
         validation = _maybe_validate(run, report)
-        _maybe_log(run, losses, lr, timer, validation, time.perf_counter() - started)
-        if stop or run.step % cfg.train.save_every == 0 or run.step == plan.stop_step:
+        save = stop or run.step % cfg.train.save_every == 0 or run.step == plan.stop_step
+        # a row at every save too, so the log reaches each checkpoint (and short runs log)
+        _maybe_log(run, losses, lr, timer, validation, time.perf_counter() - started, save)
+        if save:
             _save(run, report)
         if stop:
             interrupted = True
@@ -198,7 +200,7 @@ def _loader(run: Run, crop: int, batch: int) -> Iterator[tuple[torch.Tensor, tor
     sampler = StreamSampler(
         len(run.data.train), cfg.train.seed, batch, env.world, env.rank, run.samples
     )
-    return make_loader(source, sampler, cfg.data.workers, env.device.type == "cuda")
+    return make_loader(source, sampler, run.plan.workers, env.device.type == "cuda")
 
 
 def optimizer_step(run: Run, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
@@ -278,12 +280,12 @@ def _maybe_validate(run: Run, report: Progress) -> ValResult | None:
 
 
 def _maybe_log(run: Run, losses: dict[str, float], lr: float, timer: _Rate,
-               validation: ValResult | None, elapsed: float) -> None:  # fmt: skip
+               validation: ValResult | None, elapsed: float, force: bool) -> None:  # fmt: skip
     if run.log is None:
         return
     run.log.add(losses)
     every = run.config.train.log_every
-    if validation is not None or (every and run.step % every == 0):
+    if force or validation is not None or (every and run.step % every == 0):
         run.log.row(
             step=run.step, epoch=run.samples // max(len(run.data.train), 1), samples=run.samples,
             lr=lr, steps_per_s=timer.steps_per_s, samples_per_s=timer.samples_per_s,

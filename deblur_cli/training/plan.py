@@ -15,7 +15,7 @@ import torch
 from ..errors import TrainingError
 from .build import build_model, build_optimizer, count_parameters, plan_batch
 from .config import RESUMABLE_CHANGES, TrainConfig
-from .data import TrainingData, open_training_data
+from .data import TrainingData, open_training_data, usable_workers
 from .distributed import DistEnv, barrier, resolve_device
 from .events import RunOptions, TrainPlan
 from .recipes import recipe_differences, to_toml
@@ -114,6 +114,11 @@ def _plan(
         )
     if data is not None and config.train.val_every and not data.val:
         notes.append("validation is off: data.val_fraction = 0 holds nothing out")
+    workers = usable_workers(config.data.workers)
+    if workers < config.data.workers:
+        notes.append(
+            f"data.workers {config.data.workers} capped to {workers} (this process's share of the CPUs)"
+        )
     start = int(resumed["step"]) if resumed else 0
     if resumed:
         notes.append(f"resuming at step {start} of {config.train.steps}")
@@ -121,7 +126,8 @@ def _plan(
         notes.append(f"initial weights: {options.init_weights}")
     return TrainPlan(
         recipe=config.to_dict(), model=config.model.name, model_config=dict(config.model.config),
-        parameters=parameters, device=device, precision=config.train.precision, batch=batch,
+        parameters=parameters, device=device, precision=config.train.precision, workers=workers,
+        batch=batch,
         steps=config.train.steps, stop_step=stop, start_step=start,
         train_items=len(data.train) if data else None, val_items=len(valset) if valset else None,
         steps_per_epoch=len(data.train) / batch.global_batch if data else None,
