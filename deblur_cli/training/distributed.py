@@ -83,8 +83,14 @@ def wrap_model(model: nn.Module, env: DistEnv, unused_parameters: bool) -> nn.Mo
     networks whose auxiliary heads get no gradient from the loss (MLWNet without SIMO)."""
     if not env.distributed:
         return model
+    import warnings
+
     from torch.nn.parallel import DistributedDataParallel
 
+    # Depthwise weights (C, 1, k, k) get gradients whose stride on the size-1 axis differs from
+    # the bucket's: the same memory layout, but DDP compares strides literally and warns once
+    # per process on every run; nothing is copied that matters.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     ids = [env.device.index] if env.device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused_parameters)
 
