@@ -10,8 +10,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputSizeError
-
-PATCH = 8  # side of the FFT patches in DFFN / FSAS (architectures §1.3)
+from .patch_dft import (
+    DEFAULT_FFT_IMPL,
+    FFT_IMPLS,
+    PATCH,
+    FftImpl,
+    fp32_matmul_ok,
+    patch_circular_conv,
+    patch_filter,
+    pointwise_patch_filter,
+)
 
 
 def check_input_size(model_name: str, x: torch.Tensor, multiple: int) -> None:
@@ -113,27 +121,8 @@ def make_sca(channels: int, level: int) -> nn.Sequential:
 
 
 # --------------------------------------------------------------------------------------------
-# Patch-FFT operations (§1.3)
-
-
-def _to_patches(x: torch.Tensor) -> torch.Tensor:
-    b, c, h, w = x.shape
-    x = x.view(b, c, h // PATCH, PATCH, w // PATCH, PATCH)
-    return x.permute(0, 1, 2, 4, 3, 5)
-
-
-def _from_patches(x: torch.Tensor) -> torch.Tensor:
-    b, c, ph, pw, _, _ = x.shape
-    return x.permute(0, 1, 2, 4, 3, 5).reshape(b, c, ph * PATCH, pw * PATCH)
-
-
-def _patch_rfft(x: torch.Tensor) -> torch.Tensor:
-    # The cast to float32 is part of the published networks: FFTs run in fp32 under autocast.
-    return torch.fft.rfft2(_to_patches(x).float())
-
-
-def _patch_irfft(x: torch.Tensor) -> torch.Tensor:
-    return _from_patches(torch.fft.irfft2(x, s=(PATCH, PATCH)))
+# Patch-FFT operations (§1.3). The transforms live in `patch_dft`: exact matrix products by
+# default ("matmul"), the published torch.fft calls on request ("torch"); see `set_fft_impl`.
 
 
 class DFFN(nn.Module):
@@ -146,11 +135,16 @@ class DFFN(nn.Module):
         self.project_in = nn.Conv2d(dim, hidden * 2, 1, bias=bias)
         self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, 3, padding=1, groups=hidden * 2, bias=bias)
         self.project_out = nn.Conv2d(hidden, dim, 1, bias=bias)
+        self.fft_impl: FftImpl = DEFAULT_FFT_IMPL
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fmt = memory_format_of(x)
-        x = self.project_in(x)
-        x = _patch_irfft(_patch_rfft(x) * self.fft).contiguous(memory_format=fmt)
+        pw = self.project_in
+        if self.fft_impl == "matmul" and fp32_matmul_ok(x) and not _has_hooks(pw):
+            x = pointwise_patch_filter(x, pw.weight, pw.bias, self.fft)
+        else:
+            x = patch_filter(self.project_in(x), self.fft, self.fft_impl)
+        x = x.contiguous(memory_format=fmt)
         x1, x2 = self.dwconv(x).chunk(2, dim=1)
         return self.project_out(F.gelu(x1) * x2)
 
@@ -164,12 +158,37 @@ class FSAS(nn.Module):
         self.to_hidden_dw = nn.Conv2d(dim * 6, dim * 6, 3, padding=1, groups=dim * 6, bias=bias)
         self.project_out = nn.Conv2d(dim * 2, dim, 1, bias=bias)
         self.norm = FFTLayerNorm(dim * 2)
+        self.fft_impl: FftImpl = DEFAULT_FFT_IMPL
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.to_hidden_dw(self.to_hidden(x)).chunk(3, dim=1)
         # Q*K without conjugate: a circular convolution inside each patch, as published.
-        attn = _patch_irfft(_patch_rfft(q) * _patch_rfft(k)).contiguous(memory_format=memory_format_of(x))
+        attn = patch_circular_conv(q, k, self.fft_impl).contiguous(memory_format=memory_format_of(x))
         return self.project_out(v * self.norm(attn))
+
+
+def _has_hooks(module: nn.Module) -> bool:
+    """Whether forward hooks watch `module` (torchinfo, feature extractors): DFFN then runs
+    project_in as a module instead of folding it into the patch transform, so they see it."""
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or nn.modules.module._global_forward_hooks
+        or nn.modules.module._global_forward_pre_hooks
+    )
+
+
+def set_fft_impl(model: nn.Module, impl: FftImpl) -> nn.Module:
+    """Choose how every DFFN/FSAS in `model` computes its patch transforms, in place.
+
+    "matmul" (the default) is exact and several times faster on CPU and exports to ONNX;
+    "torch" calls torch.fft as the published code does. Returns `model`."""
+    if impl not in FFT_IMPLS:
+        raise ValueError(f"unknown fft_impl '{impl}' (use {' or '.join(FFT_IMPLS)})")
+    for module in model.modules():
+        if isinstance(module, (DFFN, FSAS)):
+            module.fft_impl = impl
+    return model
 
 
 # --------------------------------------------------------------------------------------------

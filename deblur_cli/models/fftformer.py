@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .blocks import DFFN, FSAS, FFTLayerNorm, check_input_size
+from .blocks import DFFN, FSAS, FFTLayerNorm, check_input_size, memory_format_of
 from .detection import Shapes, count_blocks, leading_size, width_ratio
 
 SIZE_MULTIPLE = 32  # 8-px FFT patches at 1/4 resolution
@@ -117,12 +117,14 @@ class FFTformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input_size(self.arch_name, x, SIZE_MULTIPLE)
-        e1 = self.encoder_level1(self.patch_embed(x))
+        # Every block starts with a LayerNorm over channels: channels_last features make those
+        # copy-free, and the 1x1 convs and patch transforms keep that layout throughout.
+        e1 = self.encoder_level1(self.patch_embed(x).contiguous(memory_format=torch.channels_last))
         e2 = self.encoder_level2(self.down1_2(e1))
         d3 = self.decoder_level3(self.encoder_level3(self.down2_3(e2)))
         d2 = self.decoder_level2(self.fuse2(self.up3_2(d3), e2))
         d1 = self.decoder_level1(self.fuse1(self.up2_1(d2), e1))
-        return self.output(self.refinement(d1)) + x
+        return (self.output(self.refinement(d1)) + x).contiguous(memory_format=memory_format_of(x))
 
 
 def detect(shapes: Shapes) -> dict[str, Any] | None:
