@@ -21,6 +21,9 @@ from .patch_dft import (
     pointwise_patch_filter,
 )
 
+# A multi-scale forward: the image, then the 1/2, 1/4, 1/8 auxiliary heads (None when skipped).
+Heads = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
+
 
 def check_input_size(model_name: str, x: torch.Tensor, multiple: int) -> None:
     """Raise a clear error when H or W is not a multiple of the model's size multiple."""
@@ -265,6 +268,7 @@ class LWN(nn.Module):
         self.waverec = _FilterPair("rec_lo", self.rec_lo, "rec_hi", self.rec_hi)
         hidden = channels * 6
         self.conv1 = nn.Conv2d(channels * 4, hidden, 1)
+        self.conv2: nn.Module
         if len(kernels) == 1:
             k = kernels[0]
             self.conv2 = nn.Conv2d(hidden, hidden, k, padding=k // 2, groups=hidden)
@@ -293,9 +297,9 @@ class LWN(nn.Module):
         d_lo, d_hi = self.dec_lo.reshape(-1).flip(0), self.dec_hi.reshape(-1).flip(0)
         r_lo, r_hi = self.rec_lo.reshape(-1).flip(0), self.rec_hi.reshape(-1).flip(0)
         n = d_lo.numel()
-        opts = {"dtype": d_lo.dtype, "device": d_lo.device}
-        sign = torch.tensor([(-1.0) ** (n - 1 - j) for j in range(n)], **opts)
-        delta = torch.zeros(2 * n - 1, **opts)
+        dtype, device = d_lo.dtype, d_lo.device
+        sign = torch.tensor([(-1.0) ** (n - 1 - j) for j in range(n)], dtype=dtype, device=device)
+        delta = torch.zeros(2 * n - 1, dtype=dtype, device=device)
         delta[n - 1] = 2.0
         pr = _xcorr_full(d_lo, r_lo) + _xcorr_full(d_hi, r_hi)
         ac = _xcorr_full(d_lo * sign, r_lo) + _xcorr_full(d_hi * sign, r_hi)

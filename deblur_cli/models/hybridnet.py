@@ -10,7 +10,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import DFFN, DilatedNAFBlock, LayerNorm2d, check_input_size, down_conv, up_shuffle
+from .blocks import (
+    DFFN,
+    DilatedNAFBlock,
+    Heads,
+    LayerNorm2d,
+    check_input_size,
+    down_conv,
+    up_shuffle,
+)
 from .detection import Shapes, has_prefix, leading_size, width_ratio
 
 SIZE_MULTIPLE = 64  # 8-px DFFN patches at 1/8 resolution
@@ -101,7 +109,9 @@ class Bridge(nn.Module):
         self.up2 = up_shuffle(2 * c, bias=True)
         self.ch_reduce1 = nn.Conv2d(2 * c, c, 1)
 
-    def forward(self, x1, x2, x3, x4):
+    def forward(
+        self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         x3 = self.fuse3(_skip_merge(x3, self.up4(x4), self.ch_reduce3))
         x2 = self.fuse2(_skip_merge(x2, self.up3(x3), self.ch_reduce2))
         x1 = _skip_merge(x1, self.up2(x2), self.ch_reduce1)
@@ -129,7 +139,14 @@ class Decoder(nn.Module):
             self.aux_head2 = nn.Conv2d(2 * c, out_channels, 3, padding=1)
         self.head = nn.Conv2d(c, out_channels, 3, padding=1)
 
-    def forward(self, x1, x2, x3, x4, return_aux: bool):
+    def forward(
+        self,
+        x1: torch.Tensor,
+        x2: torch.Tensor,
+        x3: torch.Tensor,
+        x4: torch.Tensor,
+        return_aux: bool,
+    ) -> Heads:
         y4 = self.fuse4(x4)
         y3 = self.fuse3(_skip_merge(x3, self.up4(y4), self.ch_reduce3))
         y2 = self.fuse2(_skip_merge(x2, self.up3(y3), self.ch_reduce2))
@@ -162,7 +179,7 @@ class HybridNet(nn.Module):
             self.bridge = Bridge(c)
         self.decoder = Decoder(c, config.out_channels, config.aux_heads)
 
-    def forward(self, x: torch.Tensor, return_aux: bool | None = None):
+    def forward(self, x: torch.Tensor, return_aux: bool | None = None) -> torch.Tensor | Heads:
         check_input_size(self.arch_name, x, SIZE_MULTIPLE)
         aux = self.training if return_aux is None else return_aux
         feats = self.encoder(self.embedding(x))
