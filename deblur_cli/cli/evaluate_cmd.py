@@ -3,8 +3,6 @@ paired folders with the published protocols (protocols.md §1)."""
 
 from __future__ import annotations
 
-import shlex
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -182,41 +180,18 @@ def _interrupted(ctx: typer.Context, results: Path, scored: int, total: int) -> 
     """Ctrl-C: one line saying where the scores are and the exact command that goes on."""
     from rich.markup import escape
 
-    from .output import stderr
+    from .output import rerun_command, stderr
 
+    again = rerun_command(
+        ctx, ("resume", "overwrite", "results"), ["--results", str(results), "--resume"]
+    )
     stderr.print(
         f"[yellow]interrupted:[/] {scored} of {total} images scored, kept in "
-        f"{escape(str(results))}; go on with: {escape(_resume_command(ctx, results))}",
+        f"{escape(str(results))}; go on with: {escape(again)}",
         highlight=False,
         soft_wrap=True,
     )
     return typer.Exit(130)
-
-
-def _resume_command(ctx: typer.Context, results: Path) -> str:
-    """The options given on the command line, the results file, and --resume (never
-    --overwrite, which would start again)."""
-    words = ctx.command_path.split()
-    for param in ctx.command.params:
-        name = param.name or ""
-        source = ctx.get_parameter_source(name)
-        if name in ("resume", "overwrite", "results") or source is None:
-            continue
-        if source.name not in ("COMMANDLINE", "ENVIRONMENT"):
-            continue
-        words += _option_words(param, ctx.params[name])
-    return shlex.join([*words, "--results", str(results), "--resume"])
-
-
-def _option_words(param: Any, value: Any) -> list[str]:
-    long = max(param.opts, key=len)
-    if isinstance(value, bool):
-        if value:
-            return [long]
-        return [max(param.secondary_opts, key=len)] if param.secondary_opts else []
-    if value is None:
-        return []
-    return [long, value.value if isinstance(value, Enum) else str(value)]
 
 
 def _load_model(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,3 +72,30 @@ def core_errors() -> Iterator[None]:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         raise fail("interrupted", 130) from None
+
+
+def rerun_command(ctx: typer.Context, skip: tuple[str, ...], extra: list[str]) -> str:
+    """The command as the user typed it (options from the command line or the environment, not
+    defaults), minus the `skip` parameters, plus `extra`: what to run to continue a stopped job."""
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        if name in skip or source is None or source.name not in ("COMMANDLINE", "ENVIRONMENT"):
+            continue
+        words += _option_words(param, ctx.params[name])
+    return shlex.join([*words, *extra])
+
+
+def _option_words(param: Any, value: Any) -> list[str]:
+    long = max(getattr(param, "opts", [param.name]), key=len)
+    if isinstance(value, bool):
+        if value:
+            return [long]
+        secondary = getattr(param, "secondary_opts", [])
+        return [max(secondary, key=len)] if secondary else []
+    if isinstance(value, (list, tuple)):
+        return [word for item in value for word in (long, str(item))]
+    if value is None:
+        return []
+    return [long, value.value if isinstance(value, Enum) else str(value)]

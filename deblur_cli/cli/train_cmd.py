@@ -3,7 +3,6 @@ list the recipes, preview synthetic camera-shake pairs. Runs unchanged under tor
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -131,7 +130,7 @@ def train(
         return
     from ..training import RunOptions, plan_training, train
     from ..training.recipes import resolve_recipe
-    from .output import core_errors, fail, print_json, stdout
+    from .output import core_errors, fail, print_json, rerun_command, stdout
 
     if recipe is None and not (resume and out is not None):
         raise fail("give --recipe NAME|FILE (see `deblur train recipes`), or --resume with --out")
@@ -147,7 +146,8 @@ def train(
         options = RunOptions(
             out=run_out, resume=resume, overwrite=overwrite, max_steps=max_steps,
             device=device.value, init_weights=init_weights, threads=threads,
-            tensorboard=tensorboard, command=_resume_command(ctx, run_out),
+            tensorboard=tensorboard,
+            command=rerun_command(ctx, _NOT_RESUMED, ["--out", str(run_out), "--resume"]),
         )  # fmt: skip
         if dry_run:
             plan = plan_training(config, options)
@@ -253,26 +253,8 @@ def synth_preview(
 # rendering and signals
 
 
-def _resume_command(ctx: typer.Context, out: Path) -> str:
-    """The command as given (options from the command line only), with --out and --resume."""
-    words = ctx.command_path.split()
-    for param in ctx.command.params:
-        name = param.name or ""
-        source = ctx.get_parameter_source(name)
-        if name in ("resume", "overwrite", "out", "init_weights", "dry_run") or source is None:
-            continue
-        if source.name != "COMMANDLINE":
-            continue
-        value = ctx.params[name]
-        option = max(getattr(param, "opts", [name]), key=len)
-        if isinstance(value, bool):
-            words += [option] if value else []
-        elif isinstance(value, list):
-            for item in value:
-                words += [option, str(item)]
-        elif value is not None:
-            words += [option, str(getattr(value, "value", value))]
-    return shlex.join([*words, "--out", str(out), "--resume"])
+# what a resumed run must not repeat (it continues from last.pt in --out)
+_NOT_RESUMED = ("resume", "overwrite", "out", "init_weights", "dry_run")
 
 
 class _StopOnSignal:
