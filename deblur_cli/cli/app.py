@@ -9,7 +9,15 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import benchmark_cmd, evaluate_cmd, models_cmd, profile_cmd, restore_cmd, train_cmd, weights_cmd
+from . import (
+    benchmark_cmd,
+    evaluate_cmd,
+    models_cmd,
+    profile_cmd,
+    restore_cmd,
+    train_cmd,
+    weights_cmd,
+)
 
 app = typer.Typer(
     name="deblur",

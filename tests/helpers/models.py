@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from helpers.shared import shared_path
 
 # Upstream constructor names -> our config names (fixtures/README.md: "map them once").
