@@ -54,7 +54,7 @@ default-model: default-model-data
 		$(if $(wildcard $(RUN)/last.pt),--resume) $(TRAIN_ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check deblur_cli tests benchmarks tools
