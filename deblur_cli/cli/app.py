@@ -12,6 +12,7 @@ from .. import __version__
 from . import (
     benchmark_cmd,
     evaluate_cmd,
+    export_cmd,
     models_cmd,
     profile_cmd,
     restore_cmd,
@@ -33,6 +34,7 @@ app.command("models")(models_cmd.models)
 app.command("profile")(profile_cmd.profile)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("benchmark")(benchmark_cmd.benchmark)
+app.command("export")(export_cmd.export)
 app.add_typer(weights_cmd.app, name="weights")
 app.add_typer(train_cmd.app, name="train")
 

@@ -1,0 +1,40 @@
+"""Export: a loaded network as an ONNX file with its input contract in the metadata, verified
+against PyTorch through ONNX Runtime before anything is written.
+
+May import `models`, `inference` (loading), `weights`, `files`, `defaults` and `errors`; only
+`cli` imports it. `onnx`, `onnxscript` and `onnxruntime` come from the `onnx` extra and are
+imported when an export runs, never at package import.
+"""
+
+from .onnx import (
+    ExportError,
+    ExportSource,
+    ExportVerificationError,
+    MissingExtraError,
+    OnnxExportReport,
+    OutputExistsError,
+    default_output,
+    export_model,
+    export_onnx,
+    load_source,
+    require_onnx,
+)
+from .options import DEFAULT_OPSET, EXPORT_FORMATS, TOLERANCE, parse_size
+
+__all__ = [
+    "DEFAULT_OPSET",
+    "EXPORT_FORMATS",
+    "TOLERANCE",
+    "ExportError",
+    "ExportSource",
+    "ExportVerificationError",
+    "MissingExtraError",
+    "OnnxExportReport",
+    "OutputExistsError",
+    "default_output",
+    "export_model",
+    "export_onnx",
+    "load_source",
+    "parse_size",
+    "require_onnx",
+]
