@@ -197,6 +197,12 @@ def test_cli_rejects_a_bad_size(size: str, tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_cli_rejects_a_negative_tolerance(tmp_path: Path) -> None:
+    out = tmp_path / "x.onnx"
+    code, output = _export("ce-mlwnet-tiny", "--random-weights", "--tolerance", "-1", "-o", str(out))
+    assert code == 2 and "--tolerance" in output and not out.exists()
+
+
 def test_cli_rejects_an_unknown_model(tmp_path: Path) -> None:
     out = tmp_path / "x.onnx"
     code, output = _export("fftformr", "-o", str(out))

@@ -79,6 +79,17 @@ def test_patch_circular_conv_equals_torch_fft(layout: str) -> None:
     assert float((fast - published).abs().max()) <= ATOL
 
 
+def test_real_form_product_for_export_equals_the_complex_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ONNX export and torch.compile take the real-arithmetic branch of the spectral product.
+    from deblur_cli.models import patch_dft
+
+    gen = torch.Generator().manual_seed(8)
+    q, k = torch.randn(2, 1, 3, 16, 16, generator=gen) * 0.3
+    eager = patch_circular_conv(q, k, "matmul")
+    monkeypatch.setattr(patch_dft, "_graph_capture", lambda: True)
+    assert float((patch_circular_conv(q, k, "matmul") - eager).abs().max()) <= 1e-6
+
+
 def test_patch_circular_conv_is_a_circular_convolution_per_patch() -> None:
     q = torch.zeros(1, 1, 8, 16)
     k = torch.rand(1, 1, 8, 16)

@@ -44,20 +44,27 @@ def export(
         bool, flag("--random-weights", help="Export an untrained network (structure tests only).")
     ] = False,
     overwrite: Annotated[bool, flag("--overwrite", help="Replace an existing output file.")] = False,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(
+            help="Largest |ONNX Runtime - PyTorch| accepted (default 1e-4).", metavar="X", min=0.0
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Export a network to ONNX with its input contract in the metadata; the file is written
-    only after ONNX Runtime reproduces PyTorch on a test input (max difference <= 1e-4)."""
+    only after ONNX Runtime reproduces PyTorch on a test input (max difference <= --tolerance)."""
     from .output import core_errors, emit, stderr
 
     with core_errors():
-        from ..export import DEFAULT_OPSET, export_model, parse_size
+        from ..export import DEFAULT_OPSET, TOLERANCE, export_model, parse_size
 
         hw = parse_size(size) if size is not None else None
         with stderr.status(f"exporting {target} to {format.value}...") as status:
             report = export_model(
                 target, output, size=hw, dynamic=dynamic, tlc=True if tlc else None,
                 opset=opset or DEFAULT_OPSET, random_weights=random_weights, overwrite=overwrite,
+                tolerance=TOLERANCE if tolerance is None else tolerance,
                 on_stage=lambda stage: status.update(f"{stage} {target}..."),
             )  # fmt: skip
     if report.weights == "random":

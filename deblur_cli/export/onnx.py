@@ -236,7 +236,7 @@ def export_onnx(
     if not max_diff <= tolerance:  # also catches NaN
         raise ExportVerificationError(
             f"{spec.name}: ONNX Runtime differs from PyTorch by {max_diff:.3g} "
-            f"(tolerance {tolerance:g}); nothing written"
+            f"(tolerance {tolerance:g}, --tolerance); nothing written"
         )
     _write(path, data, overwrite)
     input_shape: tuple[int | str, ...] = (1, 3, "height", "width") if dynamic else (1, 3, *shape)

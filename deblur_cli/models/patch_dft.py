@@ -202,7 +202,8 @@ def fp32_matmul_ok(x: torch.Tensor) -> bool:
 
 
 def _graph_capture() -> bool:
-    """ONNX export, tracing and torch.compile lack complex tensors: multiply in real form."""
+    """ONNX export, tracing and torch.compile lack complex tensors (multiply in real form), and
+    must not fill caches with their fake tensors."""
     return bool(
         torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
     )
@@ -292,8 +293,9 @@ def patch_circular_conv(q: torch.Tensor, k: torch.Tensor, impl: FftImpl = DEFAUL
 
 
 def _complex_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Elementwise complex product of (M, 2n) interleaved (re, im) rows."""
-    if not _graph_capture():
+    """Elementwise complex product of (M, 2n) interleaved (re, im) rows: one complex multiply
+    where complex tensors are well supported (CPU, CUDA), else four real products."""
+    if a.device.type in ("cpu", "cuda") and not _graph_capture():
         prod = torch.view_as_complex(a.reshape(-1, _PAIRS // 2, 2)) * torch.view_as_complex(
             b.reshape(-1, _PAIRS // 2, 2)
         )
