@@ -354,8 +354,9 @@ def _record_lines(path: Path) -> int:
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_prints_the_command_that_resumes(tmp_path: Path) -> None:
     """A real Ctrl-C: SIGINT to the whole process group (parent and scoring workers), as a
-    terminal sends it, while the workers are busy."""
-    count = 10
+    terminal sends it, while the workers are busy. Enough pairs that the run cannot finish in
+    the moment between the first record and the signal, even on a loaded machine."""
+    count = 40
     _slow_realblur(tmp_path / "data", tmp_path / "preds", count)
     results = tmp_path / "run.jsonl"
     command = [sys.executable, "-m", "deblur_cli", "evaluate", "-d", "realblur-j", "--root", "data",
