@@ -95,10 +95,10 @@ def test_interrupted_run_resumes_to_identical_weights(tmp_path: Path) -> None:
     config = _resume_recipe(root)
     whole = train(config, _options(tmp_path / "whole"))
     calls = iter(range(100))
-    stopped = train(config, _options(tmp_path / "cut", command="deblur train ..."),
+    stopped = train(config, _options(tmp_path / "cut", command="deblur train ... --resume"),
                     should_stop=lambda: next(calls) >= 1)  # fmt: skip
     assert stopped.interrupted and stopped.step == 2
-    assert stopped.resume_command == "deblur train ... --resume"
+    assert stopped.resume_command == "deblur train ... --resume"  # as given, nothing appended
     assert torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["step"] == 2
     resumed = train(config, _options(tmp_path / "cut", resume=True))
     assert (whole.step, resumed.step, resumed.start_step) == (6, 6, 2)

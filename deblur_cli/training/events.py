@@ -24,7 +24,8 @@ class RunOptions:
         init_weights: registry name or checkpoint file to fine-tune from (not with resume).
         threads: torch CPU threads (None: torch's default).
         tensorboard: also write TensorBoard scalars under `out/tensorboard` (extra `tensorboard`).
-        command: the command line, for the "continue with" hint after an interrupt.
+        command: the command that continues this run (with its resume option), shown as the
+            "continue with" hint after an interrupt.
     """
 
     out: Path

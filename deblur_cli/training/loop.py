@@ -326,7 +326,7 @@ def _save(run: Run, report: Progress) -> None:
 
 def _report(run: Run, interrupted: bool, seconds: float, global_batch: int) -> TrainReport:
     out = run.options.out
-    hint = f"{run.options.command} --resume" if interrupted and run.options.command else None
+    hint = run.options.command if interrupted else None
     return TrainReport(
         out=str(out), model=run.config.model.name, step=run.step, stop_step=run.plan.stop_step,
         total_steps=run.config.train.steps, start_step=run.plan.start_step, interrupted=interrupted,
