@@ -27,6 +27,15 @@ class Precision(str, Enum):
     fp16 = "fp16"
 
 
+class Engine(str, Enum):
+    """What runs the network: PyTorch (default, fastest measured where users wait), or the
+    exported ONNX graph in ONNX Runtime or OpenVINO (CPU, fp32; extras `onnx`, `openvino`)."""
+
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+    openvino = "openvino"
+
+
 class Blend(str, Enum):
     """How overlapping tiles are blended (protocols §2)."""
 

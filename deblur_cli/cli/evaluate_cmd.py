@@ -17,6 +17,8 @@ from .options import (
     Blend,
     DatasetName,
     Device,
+    Engine,
+    EngineOption,
     GoproBlur,
     JsonOption,
     Placement,
@@ -56,6 +58,7 @@ def evaluate(
     placement: Annotated[Placement, typer.Option(help="Tile placement: even, or seed (the seed's rule).")] = Placement.even,
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     precision: Annotated[Precision, typer.Option(help="Autocast precision (FFT paths stay fp32).")] = Precision.fp32,
+    engine: EngineOption = Engine.torch,
     tlc: Annotated[bool | None, typer.Option("--tlc/--no-tlc", help="Test-time local converter (default: only mlwnet-local).", show_default=False, metavar="")] = None,
     tta: Annotated[bool, flag("--tta", help="x8 flip/transpose self-ensemble (8x slower).")] = False,
     align: Annotated[Align | None, typer.Option(help="ecc: RealBlur protocol (ECC + masked metrics); none: plain PSNR/SSIM. Default: ecc for RealBlur, none otherwise.", show_default=False)] = None,
@@ -78,16 +81,19 @@ def evaluate(
     from rich.markup import escape
 
     from ..evaluation import default_protocol, run_evaluation, save_report
+    from .engines import check_engine, engine_forward
     from .output import core_errors, fail, print_json, stderr, stdout
     from .render import evaluation_table, protocol_text
 
     model_options = (model, weights, tile, overlap, tile_batch, tlc) != (None,) * 6 or tta
+    model_options = model_options or engine is not Engine.torch
     if predictions is not None and model_options:
         raise fail("--predictions scores existing images: drop the model options")
     if predictions is None and model is None and weights is None:
         raise fail("give --model/--weights to run a network, or --predictions DIR")
 
     with core_errors():
+        check_engine(engine, device, precision)
         protocol = default_protocol(
             dataset.value, align=None if align is None else align is Align.ecc,
             ssim=ssim.value if ssim else None, ecc_iters=ecc_iters, quantize=quantize,
@@ -118,7 +124,7 @@ def evaluate(
                 run = run_evaluation(
                     data, predictions=predictions, model=ready, tiles=tiles, device=device.value,
                     precision=precision.value, tta=tta, protocol=protocol, workers=workers,
-                    limit=limit, results=results, resume=resume, overwrite=overwrite,
+                    engine=engine_forward(engine, ready) if ready else None, limit=limit, results=results, resume=resume, overwrite=overwrite,
                     save_dir=save_dir, progress=bar.update,
                 )  # fmt: skip
         except KeyboardInterrupt:

@@ -14,6 +14,7 @@ from ..defaults import (
     Compare,
     DatasetName,
     Device,
+    Engine,
     GoproBlur,
     Placement,
     Precision,
@@ -30,6 +31,8 @@ __all__ = [
     "Compare",
     "DatasetName",
     "Device",
+    "Engine",
+    "EngineOption",
     "GoproBlur",
     "ItersOption",
     "JsonOption",
@@ -46,6 +49,15 @@ JsonOption = Annotated[
     bool,
     typer.Option(
         "--json", help="Print machine-readable JSON to stdout instead of a table.", metavar=""
+    ),
+]
+
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        help="What runs the network: torch (default), or the ONNX export in onnxruntime / "
+        "openvino (CPU, fp32; extras deblur-cli[onnx] / [openvino]; exported once per "
+        "weights and input size, then cached).",
     ),
 ]
 

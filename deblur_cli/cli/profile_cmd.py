@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..defaults import LATENCY_ITERS, LATENCY_TIME_BUDGET, LATENCY_WARMUP, PROFILE_SIZE
-from .options import Device, ItersOption, JsonOption, Precision, TimeBudgetOption, WarmupOption
+from .options import (
+    Device,
+    Engine,
+    EngineOption,
+    ItersOption,
+    JsonOption,
+    Precision,
+    TimeBudgetOption,
+    WarmupOption,
+)
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -22,6 +31,7 @@ def profile(
     batch: Annotated[int, typer.Option(min=1, help="Batch size.")] = 1,
     device: Annotated[Device, typer.Option(help="Where the models run.")] = Device.auto,
     precision: Annotated[Precision, typer.Option(help="Autocast precision (FFT paths stay fp32).")] = Precision.fp32,
+    engine: EngineOption = Engine.torch,
     compile: Annotated[bool, typer.Option("--compile", help="Time a torch.compile'd model.")] = False,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="Use channels_last memory format.")] = False,
     cudnn_benchmark: Annotated[bool, typer.Option("--cudnn-benchmark", help="Enable cudnn.benchmark.")] = False,
@@ -47,7 +57,7 @@ def profile(
             size=size, batch=batch, device=device.value, precision=precision.value,
             compile=compile, channels_last=channels_last, cudnn_benchmark=cudnn_benchmark,
             threads=threads, iters=iters, warmup=warmup, time_budget=time_budget or None,
-            timing=timing,
+            timing=timing, engine=engine.value,
         )  # fmt: skip
         names = list_models() if model == "all" else [model]
         with stderr.status("") as status:

@@ -17,6 +17,8 @@ from .options import (
     Blend,
     Compare,
     Device,
+    Engine,
+    EngineOption,
     JsonOption,
     Placement,
     Precision,
@@ -41,6 +43,7 @@ def restore(
     placement: Annotated[Placement, typer.Option(help="Tile placement: even, or seed (the seed's rule).")] = Placement.even,
     device: Annotated[Device, typer.Option(help="Where to run.")] = Device.auto,
     precision: Annotated[Precision, typer.Option(help="Autocast precision (FFT paths stay fp32).")] = Precision.fp32,
+    engine: EngineOption = Engine.torch,
     tlc: Annotated[bool | None, typer.Option("--tlc/--no-tlc", help="Test-time local converter (default: only mlwnet-local).", show_default=False, metavar="")] = None,
     tta: Annotated[bool, flag("--tta", help="x8 flip/transpose self-ensemble (8x slower).")] = False,
     resize_long: Annotated[int | None, typer.Option("--resize-long", min=1, help="Downscale so the long side is at most N px before restoring (output at that size).", show_default=False)] = None,
@@ -66,11 +69,13 @@ def restore(
         resolve_device,
         resolve_tiles,
     )
+    from .engines import check_engine, engine_forward
     from .output import core_errors, stderr, stdout
     from .progress_bars import download_progress
     from .render import restore_summary
 
     with core_errors():
+        check_engine(engine, device, precision)
         found = collect_inputs(inputs, recursive)
         options = OutputOptions(
             output=output, suffix=suffix, ext=ext, quality=quality, overwrite=overwrite,
@@ -89,10 +94,11 @@ def restore(
             keep_freed_memory()  # 1.46x per CPU tile; DEBLUR_KEEP_FREED_MEMORY=0 opts out
         restorer = Restorer(
             ready.model, ready.spec, device=dev.type, precision=precision.value,
-            tiles=tiles, tta=tta,
+            tiles=tiles, tta=tta, engine=engine_forward(engine, ready),
         )  # fmt: skip
+    on_engine = "" if engine is Engine.torch else f" ({engine.value})"
     stderr.print(
-        f"[dim]{escape(ready.spec.name)} ({escape(ready.weights)}) on {dev.type}, "
+        f"[dim]{escape(ready.spec.name)} ({escape(ready.weights)}) on {dev.type}{on_engine}, "
         f"{precision.value}, tiles {tiles.tile or 'whole image'}/{tiles.overlap}"
         f"{', TLC' if ready.tlc else ''}{', TTA x8' if tta else ''}[/]",
         highlight=False,
@@ -135,3 +141,4 @@ def _report(results: Iterable[ImageResult], as_json: bool) -> None:
         elif result.resized_to:
             h, w = result.resized_to
             stderr.print(f"[yellow]note:[/] {escape(result.source)} restored at {w}x{h} (--resize-long)")
+

@@ -22,6 +22,8 @@ from .protocol import Protocol, default_protocol
 from .report import EvalProgress, EvaluationReport, ModelRun
 
 if TYPE_CHECKING:  # the inference stack imports torch: only model mode loads it
+    import torch
+
     from ..inference import ReadyModel, Restorer, TileSettings
 
 
@@ -120,6 +122,7 @@ def run_evaluation(
     tta: bool = False,
     protocol: Protocol | None = None,
     workers: int | None = None,
+    engine: Callable[[torch.Tensor], torch.Tensor] | None = None,
     limit: int | None = None,
     results: Path | str | None = None,
     resume: bool = False,
@@ -141,6 +144,7 @@ def run_evaluation(
             §5), as the official RealBlur script reads them.
         model: a loaded network with trained weights (`inference.load_for_inference`).
         tiles: tile settings; None = the model's registry defaults for the device.
+        engine: replaces the model's forward (`Restorer(engine=...)`, e.g. `export.OnnxEngine`).
         protocol: None = `default_protocol(dataset.name)` (RealBlur: ECC, `defaults.ECC_ITERS`).
         workers: scoring processes (None = CPU count, 0 = score in this process), capped by
             the images to score and the cores. When the model runs on the CPU, None means 1
@@ -182,7 +186,8 @@ def run_evaluation(
     from ..inference import Restorer
 
     restorer = Restorer(
-        model.model, model.spec, device=device, precision=precision, tiles=tiles, tta=tta
+        model.model, model.spec, device=device, precision=precision, tiles=tiles, tta=tta,
+        engine=engine,
     )
     restoring = _RestoringSource(restorer)
     source = _model_identity(model, restorer.tiles, precision, tta)

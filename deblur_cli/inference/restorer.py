@@ -77,6 +77,9 @@ class Restorer:
         tta: x8 flip/transpose self-ensemble (8x the cost).
         channels_last: run in channels_last memory format; None = on for CPU, where it was
             measured 1.2-1.4x faster (oneDNN depthwise convs, copy-free channel LayerNorm).
+        engine: a callable that replaces the model's forward (N×3×H×W float in, the restored
+            N×3×H×W out), e.g. `export.OnnxEngine` for ONNX Runtime / OpenVINO; it then runs
+            as given, without autocast or memory-format changes. None = PyTorch.
 
     Raises:
         InvalidArgumentError: an unknown device or precision, or one the model does not support.
@@ -93,6 +96,7 @@ class Restorer:
         tiles: TileSettings | None = None,
         tta: bool = False,
         channels_last: bool | None = None,
+        engine: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         check_precision(precision)
         if precision not in spec.precisions:
@@ -102,12 +106,15 @@ class Restorer:
         self.precision = precision
         self.tiles = tiles or default_tiles(spec, self.device)
         self.tta = tta
+        self.engine = engine
         self.channels_last = self.device.type == "cpu" if channels_last is None else channels_last
         self.model = model.eval().to(self.device)
         if self.channels_last:
             to_channels_last(self.model)
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.engine is not None:
+            return self.engine(batch).float().to(batch.device)
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), autocast(self.device, self.precision):

@@ -12,6 +12,7 @@ from ..defaults import (
     PRECISIONS,
     PROFILE_SIZE,
     Device,
+    Engine,
     Precision,
 )
 from ..errors import InvalidArgumentError
@@ -36,6 +37,7 @@ class ProfileOptions:
     warmup: int = LATENCY_WARMUP
     time_budget: float | None = LATENCY_TIME_BUDGET
     timing: bool = True
+    engine: str = Engine.torch.value  # onnxruntime/openvino: the ONNX export of the network
 
     def __post_init__(self) -> None:
         at_least = {"size": 1, "batch": 1, "iters": 1, "warmup": 0}
@@ -53,6 +55,13 @@ class ProfileOptions:
         if self.precision not in PRECISIONS:
             raise InvalidArgumentError(
                 f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}"
+            )
+        engines = [e.value for e in Engine]
+        if self.engine not in engines:
+            raise InvalidArgumentError(f"engine {self.engine!r}: use one of {', '.join(engines)}")
+        if self.engine != Engine.torch.value and (self.compile or self.channels_last):
+            raise InvalidArgumentError(
+                f"--compile and --channels-last are PyTorch settings; not with --engine {self.engine}"
             )
 
     @property
@@ -84,3 +93,4 @@ class ProfileReport:
     notes: tuple[str, ...] = field(default_factory=tuple)
     iters: int = LATENCY_ITERS
     time_budget_s: float | None = LATENCY_TIME_BUDGET
+    engine: str = Engine.torch.value

@@ -74,6 +74,7 @@ def profile_model(
         notes=_notes(spec, config, options.size),
         iters=options.iters,
         time_budget_s=options.time_budget,
+        engine=options.engine,
     )
 
 
@@ -86,6 +87,11 @@ def check_request(spec: ModelSpec, options: ProfileOptions) -> None:
             f"{spec.name}: size {options.size} is not a multiple of {spec.size_multiple} "
             f"(try {nearest})"
         )
+    if options.engine != "torch":
+        from ..export import check_engine_settings, require_engine
+
+        require_engine(options.engine)
+        check_engine_settings(options.engine, options.device, options.precision)
     if options.precision not in spec.precisions:
         raise ProfileError(
             f"{spec.name} does not support {options.precision} "
@@ -123,6 +129,8 @@ def _time_forward(
     """Latency statistics and peak memory (MiB) of the forward pass on random input."""
     model = create(spec.name, **config).to(device)
     x = torch.rand(shape, device=device)
+    if options.engine != "torch":
+        return _time_engine(spec, model, x, options)
     if options.channels_last:
         to_channels_last(model)  # Module.to(memory_format=) refuses the 5-D DFFN gains
         x = x.contiguous(memory_format=torch.channels_last)
@@ -142,3 +150,28 @@ def _time_forward(
     with RssSampler() as rss:
         stats = time_cpu(forward, options.budget)
     return stats, rss.peak / 2**20
+
+
+def _time_engine(
+    spec: ModelSpec, model: torch.nn.Module, x: torch.Tensor, options: ProfileOptions
+) -> tuple[LatencyStats, float]:
+    """The forward through ONNX Runtime / OpenVINO: exported (untimed) into a temporary folder,
+    since these random weights are never seen again."""
+    import tempfile
+    from pathlib import Path
+
+    from ..export import OnnxEngine
+
+    with tempfile.TemporaryDirectory(prefix="deblur-profile-") as folder:
+        engine = OnnxEngine(
+            model, spec, engine=options.engine, tlc=spec.tlc is not None, weights="random",
+            threads=options.threads, cache_dir=Path(folder),
+        )  # fmt: skip
+        engine(x[:1])  # export and session start-up, outside the timing
+
+        def forward() -> None:
+            engine(x)
+
+        with RssSampler() as rss:
+            stats = time_cpu(forward, options.budget)
+        return stats, rss.peak / 2**20

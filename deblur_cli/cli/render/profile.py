@@ -64,6 +64,8 @@ def _profile_caption(first: Any, timed: bool) -> str:
             f"passes; runs: passes timed after the warm-up (at most {limit})."
         )
     compiled = ", torch.compile" if first.compiled else ""
+    if first.engine != "torch":
+        compiled += f", forward in {first.engine} (ONNX export)"
     lines.append(
         f"{env.device_name} ({env.device}), torch {env.torch}, {env.threads} threads{compiled}"
     )
