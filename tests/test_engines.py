@@ -166,3 +166,23 @@ def test_cli_restore_with_engine_matches_torch(
     assert len(list((home / "onnx").glob("ce-mlwnet-tiny-*.onnx"))) == 1
     again = runner.invoke(app, [*common, "--engine", engine, "-o", str(folder / "again.png")])
     assert again.exit_code == 0 and "exporting" not in again.output  # the cached file
+
+
+def test_profile_times_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The one-conv network in place of the model (an export in seconds); what is checked is
+    # that the timed forward went through the engine and the report says so.
+    import deblur_cli.profiling.run as profiling_run
+
+    monkeypatch.setattr(profiling_run, "create", lambda name, **config: _toy())
+    calls: list[tuple[int, ...]] = []
+    real_call = OnnxEngine.__call__
+
+    def counted(self: OnnxEngine, batch: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(batch.shape))
+        return real_call(self, batch)
+
+    monkeypatch.setattr(OnnxEngine, "__call__", counted)
+    options = ProfileOptions(size=64, device="cpu", engine="onnxruntime", iters=2, warmup=0)
+    report = profiling_run.profile_model("ce-mlwnet-tiny", options)
+    assert report.engine == "onnxruntime" and report.latency_ms is not None
+    assert len(calls) >= 3 and set(calls) == {(1, 3, 64, 64)}  # start-up + timed passes

@@ -24,7 +24,7 @@ from ..defaults import Device, Engine, Precision
 from ..errors import InvalidArgumentError
 from ..models import ModelSpec
 from .onnx import INPUT_NAME, ExportSource, MissingExtraError, export_onnx
-from .options import DEFAULT_OPSET
+from .options import DEFAULT_OPSET, TOLERANCE
 
 EXTRAS = {Engine.onnxruntime.value: "onnx", Engine.openvino.value: "openvino"}
 _MODULES = {
@@ -97,7 +97,7 @@ class OnnxEngine:
     Called with an N×3×H×W float tensor (H, W multiples of the model's size multiple), it runs
     each image through a session made for that size, exporting `<cache>/<model>-<key>-HxW.onnx`
     first when it is not cached yet. Every export is verified against PyTorch (max difference
-    1e-4) before the file is written, so a cached file is always a checked one.
+    `tolerance`, default 1e-4) before the file is written, so a cached file is a checked one.
 
     Raises (from the first call at a new size):
         MissingExtraError: the engine's extra is not installed.
@@ -115,6 +115,7 @@ class OnnxEngine:
         threads: int | None = None,
         cache_dir: Path | None = None,
         on_export: Callable[[tuple[int, int]], None] | None = None,
+        tolerance: float = TOLERANCE,
     ) -> None:
         require_engine(engine)
         if engine == Engine.torch.value:
@@ -127,6 +128,7 @@ class OnnxEngine:
         self.threads = threads or torch.get_num_threads()
         self.cache_dir = cache_dir or onnx_cache_dir()
         self.on_export = on_export
+        self.tolerance = tolerance
         self.exports = 0  # files exported by this engine (cache misses)
         self._key: str | None = None
         self._sessions: dict[tuple[int, int], Callable[[np.ndarray], np.ndarray]] = {}
@@ -150,7 +152,7 @@ class OnnxEngine:
                     self.on_export(size)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 source = ExportSource(self.model, self.spec, self.weights, None, self.tlc)
-                export_onnx(source, path, size=size, overwrite=True)
+                export_onnx(source, path, size=size, overwrite=True, tolerance=self.tolerance)
                 self.exports += 1
             self._sessions[size] = _open(self.engine, path, self.threads)
         return self._sessions[size]
