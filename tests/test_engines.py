@@ -186,3 +186,15 @@ def test_profile_times_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     report = profiling_run.profile_model("ce-mlwnet-tiny", options)
     assert report.engine == "onnxruntime" and report.latency_ms is not None
     assert len(calls) >= 3 and set(calls) == {(1, 3, 64, 64)}  # start-up + timed passes
+
+
+def test_a_damaged_cached_export_is_a_one_line_error_naming_it(tmp_path: Path) -> None:
+    from deblur_cli.export import ExportError
+
+    spec = get_spec("ce-mlwnet-tiny")
+    engine = OnnxEngine(_toy(), spec, cache_dir=tmp_path)
+    damaged = engine.onnx_path((32, 32))
+    damaged.write_bytes(b"not an onnx file")
+    with pytest.raises(ExportError, match="delete the file") as caught:
+        engine(torch.rand(1, 3, 32, 32))
+    assert str(damaged) in str(caught.value) and "\n" not in str(caught.value)

@@ -23,7 +23,7 @@ from .. import __version__
 from ..defaults import Device, Engine, Precision
 from ..errors import InvalidArgumentError
 from ..models import ModelSpec
-from .onnx import INPUT_NAME, ExportSource, MissingExtraError, export_onnx
+from .onnx import INPUT_NAME, ExportError, ExportSource, MissingExtraError, export_onnx
 from .options import DEFAULT_OPSET, TOLERANCE
 
 EXTRAS = {Engine.onnxruntime.value: "onnx", Engine.openvino.value: "openvino"}
@@ -154,7 +154,14 @@ class OnnxEngine:
                 source = ExportSource(self.model, self.spec, self.weights, None, self.tlc)
                 export_onnx(source, path, size=size, overwrite=True, tolerance=self.tolerance)
                 self.exports += 1
-            self._sessions[size] = _open(self.engine, path, self.threads)
+            try:
+                self._sessions[size] = _open(self.engine, path, self.threads)
+            except Exception as exc:  # the runtimes raise their own exception types
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                raise ExportError(
+                    f"{path}: {self.engine} cannot load this export ({type(exc).__name__}: "
+                    f"{first}); delete the file to export it again"
+                ) from exc
         return self._sessions[size]
 
 
