@@ -198,3 +198,27 @@ def test_a_damaged_cached_export_is_a_one_line_error_naming_it(tmp_path: Path) -
     with pytest.raises(ExportError, match="delete the file") as caught:
         engine(torch.rand(1, 3, 32, 32))
     assert str(damaged) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_evaluation_restores_through_the_engine(tmp_path: Path) -> None:
+    from helpers.training import make_realblur_j
+
+    from deblur_cli.datasets import open_dataset
+    from deblur_cli.evaluation import run_evaluation
+    from deblur_cli.loading import ReadyModel
+
+    dataset = open_dataset(make_realblur_j(tmp_path / "rb"), dataset="realblur-j")
+    net = _toy()
+    shapes: list[tuple[int, ...]] = []
+
+    def engine(batch: torch.Tensor) -> torch.Tensor:
+        shapes.append(tuple(batch.shape))
+        with torch.no_grad():
+            return net(batch)
+
+    ready = ReadyModel(net, get_spec("ce-mlwnet-tiny"), "toy", {}, False)
+    report = run_evaluation(
+        dataset, model=ready, device="cpu", engine=engine, workers=0,
+        results=tmp_path / "run.jsonl",
+    )  # fmt: skip
+    assert report.count == len(dataset.pairs) == len(shapes) == 2
