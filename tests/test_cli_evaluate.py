@@ -347,6 +347,14 @@ def _slow_realblur(root: Path, preds: Path, count: int) -> None:
     (root / "RealBlur_J_test_list.txt").write_bytes(official_list_bytes(lines))
 
 
+def _as_from_a_shell() -> None:
+    """In the child before exec: SIGINT handled by default and not blocked, as an interactive
+    shell starts a command. Both are inherited through exec, and in a long pytest session the
+    parent's may have been left otherwise (the run then finished as if no Ctrl-C came)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _record_lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") - 1 if path.is_file() else 0
 
@@ -362,7 +370,7 @@ def test_ctrl_c_stops_cleanly_and_prints_the_command_that_resumes(tmp_path: Path
     command = [sys.executable, "-m", "deblur_cli", "evaluate", "-d", "realblur-j", "--root", "data",
                "-p", "preds", "--ecc-iters", "300", "--workers", "2", "--results", str(results)]  # fmt: skip
     proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+                            text=True, start_new_session=True, preexec_fn=_as_from_a_shell)  # fmt: skip
     deadline = time.monotonic() + 300
     while _record_lines(results) < 1 and time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended before it could be interrupted"
