@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers.models import load_golden, max_abs_diff, our_config, registry_name, state_dict_of
+from helpers.models import (
+    block_golden_diff,
+    load_golden,
+    max_abs_diff,
+    our_config,
+    registry_name,
+    state_dict_of,
+)
 
 from deblur_cli.models import TLCConfig, apply_tlc, create
 from deblur_cli.models.blocks import (
@@ -156,13 +163,7 @@ def test_every_block_case_is_covered() -> None:
 
 @pytest.mark.parametrize("case", sorted(BLOCK_BUILDERS))
 def test_block_golden(case: str) -> None:
-    sidecar, arrays = load_golden("blocks_small")
-    module = BLOCK_BUILDERS[case]().eval()
-    module.load_state_dict(state_dict_of(arrays, f"{case}/"), strict=True)
-    inputs = [torch.from_numpy(arrays[n]) for n in sidecar["cases"][case]["inputs"]]
-    with torch.no_grad():
-        out = module(*inputs)
-    assert max_abs_diff(out, arrays[f"{case}/@output"]) <= ATOL
+    assert block_golden_diff(BLOCK_BUILDERS[case]().eval(), case) <= ATOL
 
 
 @pytest.mark.parametrize("case", ["lwn_k7", "lwn_k53"])

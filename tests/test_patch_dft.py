@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers.models import load_golden, max_abs_diff, our_config, registry_name, state_dict_of
+from helpers.models import (
+    block_golden_diff,
+    load_golden,
+    max_abs_diff,
+    our_config,
+    registry_name,
+    state_dict_of,
+)
 
 from deblur_cli.models import create
 from deblur_cli.models.blocks import DFFN, FSAS, set_fft_impl
@@ -202,13 +209,8 @@ FFT_BLOCKS = {
 @pytest.mark.parametrize("impl", ["matmul", "torch"])
 @pytest.mark.parametrize("case", sorted(FFT_BLOCKS))
 def test_fft_block_goldens_with_both_paths(case: str, impl: str) -> None:
-    sidecar, arrays = load_golden("blocks_small")
     module = set_fft_impl(FFT_BLOCKS[case]().eval(), impl)
-    module.load_state_dict(state_dict_of(arrays, f"{case}/"), strict=True)
-    inputs = [torch.from_numpy(arrays[n]) for n in sidecar["cases"][case]["inputs"]]
-    with torch.no_grad():
-        out = module(*inputs)
-    assert max_abs_diff(out, arrays[f"{case}/@output"]) <= ATOL
+    assert block_golden_diff(module, case) <= ATOL
 
 
 @pytest.mark.parametrize("impl", ["matmul", "torch"])

@@ -49,3 +49,14 @@ def load_manifest(name: str) -> dict[str, Any]:
 
 def max_abs_diff(a: torch.Tensor, b: np.ndarray) -> float:
     return float((a.detach().float() - torch.from_numpy(b)).abs().max())
+
+
+def block_golden_diff(module: torch.nn.Module, case: str) -> float:
+    """Load case `case` of the `blocks_small` golden into `module` (strictly), run it on the
+    golden's inputs and return the largest difference to the golden's output."""
+    sidecar, arrays = load_golden("blocks_small")
+    module.load_state_dict(state_dict_of(arrays, f"{case}/"), strict=True)
+    inputs = [torch.from_numpy(arrays[n]) for n in sidecar["cases"][case]["inputs"]]
+    with torch.no_grad():
+        out = module(*inputs)
+    return max_abs_diff(out, arrays[f"{case}/@output"])
