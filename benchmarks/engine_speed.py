@@ -182,31 +182,12 @@ def onnx_file(model: nn.Module, name: str, hw: tuple[int, int], folder: Path) ->
     return report.path, report.seconds, report.max_diff
 
 
-def onnxruntime_engine(path: Path, multiple: int, threads: int) -> Runner:
-    import onnxruntime as ort
+def runtime_engine(engine: str, path: Path, multiple: int, threads: int) -> Runner:
+    """The ONNX file in ONNX Runtime or OpenVINO, opened as `deblur --engine` opens it."""
+    from deblur_cli.export import open_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return padded_restore(lambda x: torch.from_numpy(session.run(None, {name: x.numpy()})[0]), multiple)
-
-
-def openvino_engine(path: Path, multiple: int, threads: int) -> Runner:
-    import openvino as ov
-
-    core = ov.Core()
-    compiled_model = core.compile_model(
-        str(path), "CPU", {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
-    )
-    request = compiled_model.create_infer_request()
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        request.infer({0: x.numpy()})
-        return torch.from_numpy(request.get_output_tensor(0).data.copy())
-
-    return padded_restore(forward, multiple)
+    run = open_session(engine, path, threads)
+    return padded_restore(lambda x: torch.from_numpy(run(x.numpy())), multiple)
 
 
 def seed_fftformer(path: Path, model: nn.Module, multiple: int) -> Runner:
@@ -280,8 +261,8 @@ def engine_runners(
         add("eager-torchfft", lambda: eager(set_fft_impl(copy.deepcopy(model), "torch"), m))
     add("eager-cl", lambda: eager_channels_last(model, m))
     add("compile", lambda: compiled(model, m, x))
-    add("onnxruntime", lambda: (onnxruntime_engine(exported(), m, args.threads), *setup["export"]))
-    add("openvino", lambda: (openvino_engine(exported(), m, args.threads), *setup["export"]))
+    add("onnxruntime", lambda: (runtime_engine("onnxruntime", exported(), m, args.threads), *setup["export"]))
+    add("openvino", lambda: (runtime_engine("openvino", exported(), m, args.threads), *setup["export"]))
     if name == "fftformer" and args.seed_fftformer is not None:
         seed_file = args.seed_fftformer
         add("seed", lambda: (seed_fftformer(seed_file, model, m), 0.0, seed_file.name))

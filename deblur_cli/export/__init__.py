@@ -6,7 +6,14 @@ and `profiling` import it (`OnnxEngine`: `--engine onnxruntime|openvino`). `onnx
 imported when an export runs, never at package import.
 """
 
-from .engines import EXTRAS, OnnxEngine, check_engine_settings, onnx_cache_dir, require_engine
+from .engines import (
+    EXTRAS,
+    OnnxEngine,
+    check_engine_settings,
+    onnx_cache_dir,
+    open_session,
+    require_engine,
+)
 from .onnx import (
     ExportError,
     ExportSource,
@@ -40,6 +47,7 @@ __all__ = [
     "export_onnx",
     "load_source",
     "onnx_cache_dir",
+    "open_session",
     "parse_size",
     "require_engine",
     "require_onnx",

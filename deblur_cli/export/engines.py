@@ -23,7 +23,8 @@ from .. import __version__
 from ..defaults import Device, Engine, Precision
 from ..errors import InvalidArgumentError
 from ..models import ModelSpec
-from .onnx import INPUT_NAME, ExportError, ExportSource, MissingExtraError, export_onnx
+from ..weights import HOME_ENV
+from .onnx import INPUT_NAME, ExportError, ExportSource, export_onnx, require_modules
 from .options import DEFAULT_OPSET, TOLERANCE
 
 EXTRAS = {Engine.onnxruntime.value: "onnx", Engine.openvino.value: "openvino"}
@@ -31,7 +32,6 @@ _MODULES = {
     Engine.onnxruntime.value: ("onnx", "onnxscript", "onnxruntime"),
     Engine.openvino.value: ("onnx", "onnxscript", "onnxruntime", "openvino"),
 }
-CACHE_ENV = "DEBLUR_HOME"
 
 
 def require_engine(engine: str) -> None:
@@ -46,14 +46,7 @@ def require_engine(engine: str) -> None:
     if engine not in _MODULES:
         names = ", ".join(e.value for e in Engine)
         raise InvalidArgumentError(f"--engine {engine!r}: use one of {names}")
-    for module in _MODULES[engine]:
-        try:
-            __import__(module)
-        except ImportError:
-            raise MissingExtraError(
-                f"--engine {engine} needs the {EXTRAS[engine]} extra ({module} is not "
-                f"installed): pip install 'deblur-cli[{EXTRAS[engine]}]'"
-            ) from None
+    require_modules(_MODULES[engine], f"--engine {engine} needs", EXTRAS[engine])
 
 
 def check_engine_settings(engine: str, device: str, precision: str) -> None:
@@ -74,7 +67,7 @@ def check_engine_settings(engine: str, device: str, precision: str) -> None:
 
 def onnx_cache_dir() -> Path:
     """`$DEBLUR_HOME/onnx`, else `user_cache_dir("deblur")/onnx`."""
-    home = os.environ.get(CACHE_ENV)
+    home = os.environ.get(HOME_ENV)
     if home:
         return Path(home).expanduser() / "onnx"
     from platformdirs import user_cache_dir
@@ -155,7 +148,7 @@ class OnnxEngine:
                 export_onnx(source, path, size=size, overwrite=True, tolerance=self.tolerance)
                 self.exports += 1
             try:
-                self._sessions[size] = _open(self.engine, path, self.threads)
+                self._sessions[size] = open_session(self.engine, path, self.threads)
             except Exception as exc:  # the runtimes raise their own exception types
                 first = (str(exc).strip().splitlines() or [""])[0][:200]
                 raise ExportError(
@@ -165,7 +158,9 @@ class OnnxEngine:
         return self._sessions[size]
 
 
-def _open(engine: str, path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+def open_session(engine: str, path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    """An ONNX file loaded in ONNX Runtime or OpenVINO (CPU, fp32, `threads` intra-op threads),
+    as a function from a 1×3×H×W float32 array to the restored array."""
     if engine == Engine.openvino.value:
         import openvino as ov
 

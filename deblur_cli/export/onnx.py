@@ -32,7 +32,6 @@ from ..models import ModelSpec, apply_tlc, create, get_spec
 from ..models.blocks import set_fft_impl
 from .options import DEFAULT_OPSET, TOLERANCE
 
-EXTRA_HINT = "pip install 'deblur-cli[onnx]'"
 INPUT_NAME = "image"
 OUTPUT_NAME = "restored"
 RANDOM_WEIGHTS = "random"
@@ -81,15 +80,22 @@ class OnnxExportReport:
     seconds: float
 
 
-def require_onnx() -> None:
-    """Fail with the install hint unless onnx, onnxscript and onnxruntime import."""
-    for module in ("onnx", "onnxscript", "onnxruntime"):
+def require_modules(modules: tuple[str, ...], needs: str, extra: str) -> None:
+    """Fail with "<needs> the <extra> extra (<module> is not installed): pip install ..." unless
+    every module imports."""
+    for module in modules:
         try:
             __import__(module)
         except ImportError:
             raise MissingExtraError(
-                f"ONNX export needs the onnx extra ({module} is not installed): {EXTRA_HINT}"
+                f"{needs} the {extra} extra ({module} is not installed): "
+                f"pip install 'deblur-cli[{extra}]'"
             ) from None
+
+
+def require_onnx() -> None:
+    """Fail with the install hint unless onnx, onnxscript and onnxruntime import."""
+    require_modules(("onnx", "onnxscript", "onnxruntime"), "ONNX export needs", "onnx")
 
 
 # --------------------------------------------------------------------------------------------
