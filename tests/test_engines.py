@@ -92,6 +92,22 @@ def test_engine_settings_are_checked() -> None:
         ProfileOptions(engine="onnxruntime", channels_last=True)
 
 
+def test_engines_load_the_network_on_the_cpu_even_where_auto_would_pick_cuda(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A CUDA machine, pretended: `auto` resolves to CUDA for PyTorch, but the ONNX engines run
+    # on the CPU, so the weights must not be moved to the GPU first.
+    from deblur_cli.cli.engines import check_engine
+    from deblur_cli.defaults import Device, Engine, Precision
+    from deblur_cli.inference import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"
+    assert check_engine(Engine.torch, Device.auto, Precision.fp32) is Device.auto
+    assert check_engine(Engine.onnxruntime, Device.auto, Precision.fp32) is Device.cpu
+    assert check_engine(Engine.onnxruntime, Device.cpu, Precision.fp32) is Device.cpu
+
+
 @pytest.mark.parametrize(("engine", "extra", "module"), [("openvino", "openvino", "openvino"),
                                                          ("onnxruntime", "onnx", "onnxruntime")])  # fmt: skip
 def test_missing_engine_names_the_extra(
@@ -182,9 +198,14 @@ def test_profile_times_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_call(self, batch)
 
     monkeypatch.setattr(OnnxEngine, "__call__", counted)
-    options = ProfileOptions(size=64, device="cpu", engine="onnxruntime", iters=2, warmup=0)
+    # `--device auto` with an engine asks for the CPU, whatever `auto` would pick
+    asked: list[str] = []
+    real_resolve = profiling_run.resolve_device
+    monkeypatch.setattr(profiling_run, "resolve_device", lambda d: asked.append(d) or real_resolve(d))
+    options = ProfileOptions(size=64, device="auto", engine="onnxruntime", iters=2, warmup=0)
     report = profiling_run.profile_model("ce-mlwnet-tiny", options)
     assert report.engine == "onnxruntime" and report.latency_ms is not None
+    assert asked == ["cpu"] and report.device == "cpu"
     assert len(calls) >= 3 and set(calls) == {(1, 3, 64, 64)}  # start-up + timed passes
 
 

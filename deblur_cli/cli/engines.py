@@ -11,14 +11,19 @@ if TYPE_CHECKING:
     from ..loading import ReadyModel
 
 
-def check_engine(engine: Engine, device: Device, precision: Precision) -> None:
-    """Before any weights are read: the engine is installed and runs with these settings."""
+def check_engine(engine: Engine, device: Device, precision: Precision) -> Device:
+    """Before any weights are read: the engine is installed and runs with these settings.
+
+    Returns the device the network should be loaded on: `device` for PyTorch, the CPU for the
+    ONNX engines (so `--device auto` on a CUDA machine does not move the weights to the GPU only
+    to export them from there)."""
     if engine is Engine.torch:
-        return
+        return device
     from ..export import check_engine_settings, require_engine
 
     require_engine(engine.value)
     check_engine_settings(engine.value, device.value, precision.value)
+    return Device.cpu
 
 
 def engine_forward(engine: Engine, ready: ReadyModel) -> Any:

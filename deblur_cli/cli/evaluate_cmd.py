@@ -93,7 +93,7 @@ def evaluate(
         raise fail("give --model/--weights to run a network, or --predictions DIR")
 
     with core_errors():
-        check_engine(engine, device, precision)
+        device = check_engine(engine, device, precision)
         protocol = default_protocol(
             dataset.value, align=None if align is None else align is Align.ecc,
             ssim=ssim.value if ssim else None, ecc_iters=ecc_iters, quantize=quantize,

@@ -75,7 +75,7 @@ def restore(
     from .render import restore_summary
 
     with core_errors():
-        check_engine(engine, device, precision)
+        device = check_engine(engine, device, precision)
         found = collect_inputs(inputs, recursive)
         options = OutputOptions(
             output=output, suffix=suffix, ext=ext, quality=quality, overwrite=overwrite,

@@ -48,7 +48,8 @@ def profile_model(
     check_request(spec, options)
     shape = (options.batch, 3, options.size, options.size)
     params, macs = _counts(spec, config, shape)
-    device = resolve_device(options.device)
+    # the ONNX engines run on the CPU whatever `auto` would pick
+    device = resolve_device(options.device if options.engine == "torch" else "cpu")
     latency, peak_mb = None, None
     with torch_threads(options.threads), cudnn_benchmark(options.cudnn_benchmark):
         if options.timing:
