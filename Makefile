@@ -24,7 +24,7 @@ install: $(STAMP)
 
 # Restores every photo in examples/ with the bundled default model (offline, nothing
 # downloaded) into out/, with an animated GIF and a side-by-side PNG for each. Until the
-# bundled weights ship (issue #13: still training), it says so and shows what works offline
+# bundled weights ship (issue #13: not good enough yet), it says so and shows what works offline
 # instead: it never restores with untrained weights.
 BUNDLED := $(wildcard deblur_cli/data/weights/*.safetensors)
 
@@ -34,7 +34,7 @@ ifneq ($(BUNDLED),)
 	$(BIN)/deblur restore examples/ -o out/ --gif --compare side-by-side --overwrite
 	@echo "Open a side-by-side (blurry | restored): out/demo_01_deblurred_compare.png"
 else
-	@echo "No bundled default model yet (it is being trained: make default-model); restoring needs"
+	@echo "No bundled default model yet (not good enough to ship: docs/default-model.md); restoring needs"
 	@echo "published weights: deblur weights download ce-mlwnet.seed-realblur-j (internet)."
 	$(BIN)/deblur weights list
 	$(BIN)/deblur profile --model ce-mlwnet --size 256 --device cpu --iters 5 --warmup 1
