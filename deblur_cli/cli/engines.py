@@ -14,16 +14,14 @@ if TYPE_CHECKING:
 def check_engine(engine: Engine, device: Device, precision: Precision) -> Device:
     """Before any weights are read: the engine is installed and runs with these settings.
 
-    Returns the device the network should be loaded on: `device` for PyTorch, the CPU for the
-    ONNX engines (so `--device auto` on a CUDA machine does not move the weights to the GPU only
-    to export them from there)."""
+    Returns the device to load the network on (`export.check_engine_settings`: the CPU for the
+    ONNX engines)."""
     if engine is Engine.torch:
         return device
     from ..export import check_engine_settings, require_engine
 
     require_engine(engine.value)
-    check_engine_settings(engine.value, device.value, precision.value)
-    return Device.cpu
+    return Device(check_engine_settings(engine.value, device.value, precision.value))
 
 
 def engine_forward(engine: Engine, ready: ReadyModel) -> Any:

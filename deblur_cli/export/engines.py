@@ -49,20 +49,24 @@ def require_engine(engine: str) -> None:
     require_modules(_MODULES[engine], f"--engine {engine} needs", EXTRAS[engine])
 
 
-def check_engine_settings(engine: str, device: str, precision: str) -> None:
+def check_engine_settings(engine: str, device: str, precision: str) -> str:
     """ONNX Runtime and OpenVINO run here on the CPU in float32.
+
+    Returns the device to load the network on: `device` for PyTorch, "cpu" for the ONNX engines
+    (so `auto` on a CUDA machine does not move the weights to the GPU only to export them).
 
     Raises:
         InvalidArgumentError: another device or precision with a non-torch engine.
     """
     if engine == Engine.torch.value:
-        return
+        return device
     if device not in (Device.cpu.value, Device.auto.value) and not device.startswith("cpu"):
         raise InvalidArgumentError(f"--engine {engine} runs on the CPU; drop --device {device}")
     if precision != Precision.fp32.value:
         raise InvalidArgumentError(
             f"--engine {engine} runs in fp32; drop --precision {precision}"
         )
+    return Device.cpu.value
 
 
 def onnx_cache_dir() -> Path:

@@ -45,11 +45,9 @@ def profile_model(
     """
     config = dict(config or {})
     spec = get_spec(name)
-    check_request(spec, options)
+    device = resolve_device(check_request(spec, options))
     shape = (options.batch, 3, options.size, options.size)
     params, macs = _counts(spec, config, shape)
-    # the ONNX engines run on the CPU whatever `auto` would pick
-    device = resolve_device(options.device if options.engine == "torch" else "cpu")
     latency, peak_mb = None, None
     with torch_threads(options.threads), cudnn_benchmark(options.cudnn_benchmark):
         if options.timing:
@@ -79,8 +77,10 @@ def profile_model(
     )
 
 
-def check_request(spec: ModelSpec, options: ProfileOptions) -> None:
-    """What only the model can tell: its size multiple and the precisions it supports."""
+def check_request(spec: ModelSpec, options: ProfileOptions) -> str:
+    """What only the model can tell: its size multiple and the precisions it supports.
+
+    Returns the device to run on: `options.device`, or the CPU for an ONNX engine."""
     if options.size % spec.size_multiple:
         low = options.size // spec.size_multiple * spec.size_multiple
         nearest = f"{low} or {low + spec.size_multiple}" if low else str(spec.size_multiple)
@@ -92,12 +92,15 @@ def check_request(spec: ModelSpec, options: ProfileOptions) -> None:
         from ..export import check_engine_settings, require_engine
 
         require_engine(options.engine)
-        check_engine_settings(options.engine, options.device, options.precision)
+        device = check_engine_settings(options.engine, options.device, options.precision)
+    else:
+        device = options.device
     if options.precision not in spec.precisions:
         raise ProfileError(
             f"{spec.name} does not support {options.precision} "
             f"(use one of {', '.join(spec.precisions)})"
         )
+    return device
 
 
 def _counts(
